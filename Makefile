@@ -4,12 +4,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
+# Debian packages that ship data and tools used by the bundled data sets; installed when missing.
+SYSTEM_PACKAGES := dataset-fashion-mnist
 
 .PHONY: demo test lint setup clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# torch first and pinned: the CPU build on disk; anything else pulls a multi-GB CUDA build.
