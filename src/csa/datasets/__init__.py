@@ -1,0 +1,36 @@
+"""Bundled real data sets and users' own paired data, as :class:`PairedDataset`.
+
+``load("fashion-mnist", split="train", n=1000, seed=0)`` is the usual entry; see
+:func:`available` for the names. Loaders return raw items (images, text, feature rows);
+encoding is the encoders' job.
+"""
+
+from __future__ import annotations
+
+from csa.datasets.base import PairedDataset, factorize_labels
+from csa.datasets.bbc_news import load_bbc_news
+from csa.datasets.digits import load_digits
+from csa.datasets.embeddings import load_embedding_pair
+from csa.datasets.fashion_mnist import load_fashion_mnist
+from csa.datasets.folder import load_image_folder
+from csa.datasets.registry import available, describe, load, register
+
+register("fashion-mnist", load_fashion_mnist)
+register("bbc-news", load_bbc_news)
+register("digits", load_digits)
+register("image-folder", load_image_folder)
+register("embeddings", load_embedding_pair)
+
+__all__ = [
+    "PairedDataset",
+    "available",
+    "describe",
+    "factorize_labels",
+    "load",
+    "load_bbc_news",
+    "load_digits",
+    "load_embedding_pair",
+    "load_fashion_mnist",
+    "load_image_folder",
+    "register",
+]
