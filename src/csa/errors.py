@@ -41,6 +41,10 @@ class SimDimError(InputError):
     """A ``sim_dim`` outside 1..number of canonical dimensions."""
 
 
+class ParameterError(CSAError, ValueError):
+    """A constructor or query parameter outside its allowed values."""
+
+
 class NotFittedError(CSAError, AttributeError):
     """A fitted attribute or a query was used before ``fit``."""
 
@@ -70,6 +74,7 @@ __all__ = [
     "ModelFileError",
     "NonFiniteError",
     "NotFittedError",
+    "ParameterError",
     "RankDeficientError",
     "ShapeError",
     "SimDimError",

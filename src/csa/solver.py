@@ -1,0 +1,186 @@
+"""From moments to canonical projections: regularised whitening and one SVD.
+
+Given covariances ``C_aa``, ``C_bb``, ``C_ab``, the canonical directions are found by
+whitening each side with its ridge-regularised covariance and taking the SVD of the
+whitened cross-covariance. Both sides are regularised, because either can be
+degenerate (more features than pairs, collinear features, or a text side with only a
+handful of distinct captions).
+
+Ridges are given relative to each side's average variance ``tr(C)/d``, so one value
+means the same on embeddings of any scale, and the fit stays invariant to rescaling
+either side.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from csa.errors import ParameterError, RankDeficientError, WeakFitWarning
+from csa.moments import PairMoments
+
+Ridge = float | Literal["auto"]
+RidgeSpec = Ridge | tuple[Ridge, Ridge]
+
+# Eigenvalues below this fraction of the largest count as zero when judging rank.
+_RANK_RTOL = 1e-10
+# Canonical correlations below this fraction of the largest carry no shared signal.
+_RHO_RTOL = 1e-9
+# "auto" never goes below this relative ridge: a floor for round-off, not a prior.
+_MIN_AUTO_RIDGE = 1e-6
+# ...nor above this: past it the whitening is essentially the identity.
+_MAX_AUTO_RIDGE = 1e3
+
+
+@dataclass(frozen=True)
+class CanonicalSolution:
+    """Projections and correlations of a regularised CCA.
+
+    ``proj_a`` is ``(d_a, k)`` and ``proj_b`` is ``(d_b, k)``: centred features times
+    these give canonical coordinates with unit (ridge-shrunk) variance per dimension
+    and correlation ``correlations[i]`` between matching dimensions.
+    """
+
+    proj_a: np.ndarray
+    proj_b: np.ndarray
+    correlations: np.ndarray
+    ridge_a: float  # relative to side a's mean variance, "auto" resolved
+    ridge_b: float
+    rank_a: int
+    rank_b: int
+
+
+def split_ridge(ridge: RidgeSpec) -> tuple[Ridge, Ridge]:
+    """Accept one ridge for both sides or a pair, and check each is usable."""
+    if isinstance(ridge, tuple | list):
+        if len(ridge) != 2:
+            raise ParameterError(f"ridge as a sequence must have 2 entries (a, b); got {len(ridge)}")
+        pair = (ridge[0], ridge[1])
+    else:
+        pair = (ridge, ridge)
+    for value in pair:
+        if isinstance(value, str):
+            if value != "auto":
+                raise ParameterError(f"ridge must be 'auto' or a number >= 0; got {value!r}")
+        elif not (np.isfinite(value) and value >= 0):
+            raise ParameterError(f"ridge must be 'auto' or a finite number >= 0; got {value!r}")
+    return pair
+
+
+def oas_relative_ridge(cov: np.ndarray, n: int) -> float:
+    """Ridge, relative to the mean variance, implied by Oracle Approximating Shrinkage.
+
+    OAS (Chen, Wiesel, Eldar and Hero, 2010) picks the shrinkage of a sample
+    covariance toward a scaled identity from ``n``, ``d``, ``tr(C)`` and ``tr(C^2)``
+    alone, which is exactly what streamed moments provide. Shrinking by ``s`` towards
+    ``mu I`` is ``(1 - s)`` times adding a ridge of ``s / (1 - s)`` times ``mu``, and the
+    factor does not move the canonical directions.
+    """
+    d = cov.shape[0]
+    mu = np.trace(cov) / d
+    if mu <= 0:
+        return _MAX_AUTO_RIDGE
+    mean_sq = float(np.sum(cov * cov)) / d**2
+    num = mean_sq + mu**2
+    den = (n + 1.0) * (mean_sq - mu**2 / d)
+    shrinkage = 1.0 if den <= 0 else min(num / den, 1.0)
+    if shrinkage >= 1.0:
+        return _MAX_AUTO_RIDGE
+    return float(np.clip(shrinkage / (1.0 - shrinkage), _MIN_AUTO_RIDGE, _MAX_AUTO_RIDGE))
+
+
+def _whitener(cov: np.ndarray, relative_ridge: float, side: str) -> tuple[np.ndarray, int]:
+    """A matrix ``W`` with ``W' (C + r mu I) W = I`` and the numerical rank of ``C``."""
+    d = cov.shape[0]
+    mean_var = float(np.trace(cov)) / d
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    top = max(float(eigvals[-1]), 0.0)
+    rank = int(np.sum(eigvals > _RANK_RTOL * top)) if top > 0 else 0
+    if top <= 0:
+        raise RankDeficientError(
+            f"side {side} is constant (every row equal): it has no variance to correlate"
+        )
+    if relative_ridge == 0 and rank < d:
+        raise RankDeficientError(
+            f"side {side} has a singular covariance (numerical rank {rank} of {d} features; "
+            "constant or collinear features, or fewer pairs than features) and ridge=0 "
+            "forbids regularising it; use ridge='auto' or a small positive ridge"
+        )
+    shifted = np.maximum(eigvals, 0.0) + relative_ridge * mean_var
+    return eigvecs / np.sqrt(shifted), rank
+
+
+def _deterministic_signs(proj_a: np.ndarray, proj_b: np.ndarray) -> None:
+    """Flip column pairs so the largest-magnitude entry of each ``proj_a`` column is
+    positive; flipping a and b together leaves every correlation and score unchanged."""
+    rows = np.argmax(np.abs(proj_a), axis=0)
+    signs = np.sign(proj_a[rows, np.arange(proj_a.shape[1])])
+    signs[signs == 0] = 1.0
+    proj_a *= signs
+    proj_b *= signs
+
+
+def resolve_ridges(moments: PairMoments, ridge: RidgeSpec) -> tuple[float, float]:
+    """Relative ridges for both sides, with "auto" turned into numbers."""
+    cov_aa, cov_bb, _ = moments.covariances()
+    spec_a, spec_b = split_ridge(ridge)
+    ridge_a = oas_relative_ridge(cov_aa, moments.n) if spec_a == "auto" else float(spec_a)
+    ridge_b = oas_relative_ridge(cov_bb, moments.n) if spec_b == "auto" else float(spec_b)
+    return ridge_a, ridge_b
+
+
+def solve_cca(moments: PairMoments, ridge: RidgeSpec = "auto") -> CanonicalSolution:
+    """Regularised CCA of the moments: whiten both sides, then one SVD.
+
+    Only dimensions with a non-zero canonical correlation are kept (at most
+    ``min(d_a, d_b, n - 1)``): beyond them the SVD returns arbitrary directions of a
+    null space, whose coordinates are noise that would dilute every cosine.
+    """
+    if moments.n < 2:
+        raise RankDeficientError(f"need at least 2 pairs to solve; have {moments.n}")
+    cov_aa, cov_bb, cov_ab = moments.covariances()
+    ridge_a, ridge_b = resolve_ridges(moments, ridge)
+    white_a, rank_a = _whitener(cov_aa, ridge_a, "a")
+    white_b, rank_b = _whitener(cov_bb, ridge_b, "b")
+    whitened_cross = white_a.T @ cov_ab @ white_b
+    left, rho, right_t = np.linalg.svd(whitened_cross, full_matrices=False)
+    cap = min(moments.dim_a, moments.dim_b, moments.n - 1, rho.shape[0])
+    k = int(np.sum(rho[:cap] > _RHO_RTOL * max(float(rho[0]), np.finfo(float).tiny)))
+    if k == 0 or rho[0] <= 0:
+        raise RankDeficientError(
+            "the two sides share no linear signal: their cross-covariance is zero"
+        )
+    proj_a = white_a @ left[:, :k]
+    proj_b = white_b @ right_t[:k].T
+    _deterministic_signs(proj_a, proj_b)
+    _warn_if_weak(moments, rank_a, rank_b, k)
+    return CanonicalSolution(
+        proj_a=proj_a,
+        proj_b=proj_b,
+        correlations=rho[:k].copy(),
+        ridge_a=ridge_a,
+        ridge_b=ridge_b,
+        rank_a=rank_a,
+        rank_b=rank_b,
+    )
+
+
+def _warn_if_weak(moments: PairMoments, rank_a: int, rank_b: int, k: int) -> None:
+    """Say so when the ridge, not the data, decides most of the fit."""
+    reasons = []
+    for side, dim, rank in (("a", moments.dim_a, rank_a), ("b", moments.dim_b, rank_b)):
+        if moments.n <= dim:
+            reasons.append(f"fewer pairs ({moments.n}) than side-{side} features ({dim})")
+        elif rank < dim:
+            reasons.append(f"side {side} has numerical rank {rank} of {dim} features")
+    if reasons:
+        warnings.warn(
+            "; ".join(reasons)
+            + f": the ridge stabilises the fit, and only {k} canonical dimension(s) carry "
+            "shared signal; treat correlations near 1 with suspicion",
+            WeakFitWarning,
+            stacklevel=4,
+        )
