@@ -5,8 +5,8 @@ multimodal encoder: fit a regularised CCA by one decomposition, and score pairs 
 a cosine weighted by the canonical correlations.
 """
 
-from csa.baselines import ASIF, CCA, LinearMap
 from csa.base import PairedModel
+from csa.baselines import ASIF, CCA, LinearMap
 from csa.errors import (
     CSAError,
     DatasetError,

@@ -56,9 +56,7 @@ class PairedModel(ABC):
     # ---- parameters -------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         """Constructor arguments, as scikit-learn's ``get_params(deep=False)``."""
-        names = [
-            p for p in inspect.signature(type(self).__init__).parameters if p != "self"
-        ]
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
     def __repr__(self) -> str:
@@ -172,7 +170,5 @@ class PairedModel(ABC):
         if not isinstance(model, cls):
             from csa.errors import ModelFileError
 
-            raise ModelFileError(
-                f"{path} holds a {type(model).__name__}, not a {cls.__name__}"
-            )
+            raise ModelFileError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model

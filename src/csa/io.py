@@ -77,7 +77,7 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     try:
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
-            arrays = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
     except Exception as exc:  # safetensors raises several unrelated types for bad bytes
         raise ModelFileError(
             f"{path} is not a readable csa model file (truncated, corrupted, or another "

@@ -113,5 +113,4 @@ class MomentModel(PairedModel):
         return {}
 
     @abstractmethod
-    def _restore_solution(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        ...
+    def _restore_solution(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None: ...

@@ -57,7 +57,9 @@ def split_ridge(ridge: RidgeSpec) -> tuple[Ridge, Ridge]:
     """Accept one ridge for both sides or a pair, and check each is usable."""
     if isinstance(ridge, tuple | list):
         if len(ridge) != 2:
-            raise ParameterError(f"ridge as a sequence must have 2 entries (a, b); got {len(ridge)}")
+            raise ParameterError(
+                f"ridge as a sequence must have 2 entries (a, b); got {len(ridge)}"
+            )
         pair = (ridge[0], ridge[1])
     else:
         pair = (ridge, ridge)

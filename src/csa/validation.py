@@ -42,7 +42,9 @@ def check_features(x: Any, name: str = "a", *, n_features: int | None = None) ->
     arr = _to_numpy(x, name)
     if arr.dtype.kind not in _NUMERIC_KINDS:
         if arr.dtype.kind == "c":
-            raise DtypeError(f"{name} has complex dtype {arr.dtype}; csa needs real-valued features")
+            raise DtypeError(
+                f"{name} has complex dtype {arr.dtype}; csa needs real-valued features"
+            )
         if arr.dtype.kind == "O":
             try:
                 arr = arr.astype(np.float64)
