@@ -1,0 +1,198 @@
+"""Zero-shot classification: score each input against one text embedding per class.
+
+Class embeddings are built the way open_clip builds its zero-shot classifier: every
+class name goes through several prompt templates, each prompt embedding is normalised,
+the prompts of a class are averaged and the mean is normalised again. Averaging in the
+text encoder's own space (before the multimodal map) smooths out the quirks of any one
+wording. Building the embeddings and scoring them are separate functions so the scoring
+can be tested, and reused, on plain arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from csa.encoders.base import Encoder
+from csa.errors import InputError, ShapeError
+from csa.tasks._common import (
+    ResultMixin,
+    as_labels,
+    as_scores,
+    call_similarity,
+    check_block_size,
+    n_rows,
+    take_rows,
+)
+from csa.tasks.metrics import true_class_ranks
+
+IMAGE_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {}.",
+    "a picture of a {}.",
+    "a photo of the {}.",
+    "a close-up photo of a {}.",
+    "a low resolution photo of a {}.",
+    "a black and white photo of a {}.",
+    "a product photo of a {}.",
+    "an image showing a {}.",
+)
+
+NEWS_TEMPLATES: tuple[str, ...] = (
+    "a news article about {}.",
+    "{} news.",
+    "a story from the {} section.",
+    "the latest {} headlines.",
+    "a report on {}.",
+    "breaking news in {}.",
+)
+
+
+def build_prompts(class_names: Sequence[str], templates: Sequence[str]) -> list[str]:
+    """All prompts, class-major: the prompts of class c are rows c*T .. c*T + T - 1."""
+    if len(class_names) == 0:
+        raise InputError("class_names is empty")
+    if len(templates) == 0:
+        raise InputError("templates is empty")
+    bad = [t for t in templates if "{}" not in t]
+    if bad:
+        raise InputError(f"every template needs a '{{}}' placeholder for the class name: {bad}")
+    return [t.format(name) for name in class_names for t in templates]
+
+
+def ensemble_prompt_embeddings(
+    prompt_embeddings: Any, n_classes: int, *, renormalize: bool = True
+) -> np.ndarray:
+    """Average normalised prompt embeddings per class; rows must be class-major.
+
+    Normalising each prompt first stops one long prompt with a large norm from dominating
+    its class mean.
+    """
+    emb = as_scores(prompt_embeddings, "prompt_embeddings", 2)
+    if n_classes < 1 or emb.shape[0] % n_classes:
+        raise ShapeError(
+            f"{emb.shape[0]} prompt embeddings cannot be split evenly into {n_classes} classes"
+        )
+    norms = np.linalg.norm(emb, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise InputError("a prompt embedding is all zeros; it has no direction to average")
+    per_class = (emb / norms).reshape(n_classes, -1, emb.shape[1]).mean(axis=1)
+    if renormalize:
+        mean_norms = np.linalg.norm(per_class, axis=1, keepdims=True)
+        if np.any(mean_norms == 0):
+            raise InputError("the prompts of a class cancel out (mean embedding is zero)")
+        per_class = per_class / mean_norms
+    return per_class.astype(np.float32)
+
+
+def build_class_embeddings(
+    encoder: Encoder,
+    class_names: Sequence[str],
+    templates: Sequence[str] = IMAGE_TEMPLATES,
+    *,
+    batch_size: int = 32,
+    renormalize: bool = True,
+    show_progress: bool | None = None,
+) -> np.ndarray:
+    """Encode every (template, class) prompt and ensemble them: a (C, encoder.dim) array."""
+    prompts = build_prompts(class_names, templates)
+    emb = encoder.encode(prompts, batch_size=batch_size, show_progress=show_progress)
+    return ensemble_prompt_embeddings(emb, len(class_names), renormalize=renormalize)
+
+
+@dataclass
+class ZeroShotResult(ResultMixin):
+    """Top-k accuracies keyed by k; predictions are the best-scoring class per input."""
+
+    top_k: dict[int, float]
+    n_samples: int
+    n_classes: int
+    predictions: np.ndarray = field(repr=False, metadata={"json": False})
+    sim_dim: int | None = None
+
+    @property
+    def top1(self) -> float:
+        return self.top_k[1]
+
+    @property
+    def top5(self) -> float | None:
+        return self.top_k.get(5)
+
+
+def zero_shot_scores(
+    model: Any,
+    inputs: Any,
+    class_embeddings: Any,
+    *,
+    inputs_side: Literal["a", "b"] = "a",
+    sim_dim: int | None = None,
+    block_size: int = 4096,
+) -> np.ndarray:
+    """(n, C) scores of every input against every class, computed in blocks of inputs."""
+    block_size = check_block_size(block_size)
+    if inputs_side not in ("a", "b"):
+        raise InputError(f"inputs_side must be 'a' or 'b', got {inputs_side!r}")
+    n = n_rows(inputs, "inputs")
+    n_rows(class_embeddings, "class_embeddings")
+    blocks = []
+    for start in range(0, n, block_size):
+        rows = take_rows(inputs, np.arange(start, min(start + block_size, n)))
+        if inputs_side == "a":
+            blocks.append(call_similarity(model, rows, class_embeddings, sim_dim))
+        else:
+            blocks.append(call_similarity(model, class_embeddings, rows, sim_dim).T)
+    return np.concatenate(blocks, axis=0)
+
+
+def zero_shot_classify(
+    model: Any,
+    inputs: Any,
+    class_embeddings: Any,
+    labels: Any,
+    *,
+    top_k: Sequence[int] = (1, 5),
+    inputs_side: Literal["a", "b"] = "a",
+    sim_dim: int | None = None,
+    block_size: int = 4096,
+) -> ZeroShotResult:
+    """Classify each input as its best-scoring class; report top-k accuracy.
+
+    ``labels[i]`` is the index of input i's class in ``class_embeddings``. A k at or
+    above the number of classes is reported as 1.0 (every class is in the top k), so
+    choose ``top_k`` to suit the number of classes. Ties follow the pessimistic rule of
+    :mod:`csa.tasks.metrics`.
+    """
+    scores = zero_shot_scores(
+        model,
+        inputs,
+        class_embeddings,
+        inputs_side=inputs_side,
+        sim_dim=sim_dim,
+        block_size=block_size,
+    )
+    y = as_labels(labels, "labels", scores.shape[0])
+    ks = tuple(int(k) for k in top_k)
+    if not ks or 1 not in ks or any(k < 1 for k in ks):
+        raise InputError(f"top_k must be positive and include 1, got {tuple(top_k)!r}")
+    ranks = true_class_ranks(scores, y)
+    return ZeroShotResult(
+        top_k={k: float(np.mean(ranks <= k)) for k in ks},
+        n_samples=int(scores.shape[0]),
+        n_classes=int(scores.shape[1]),
+        predictions=np.argmax(scores, axis=1),
+        sim_dim=sim_dim,
+    )
+
+
+__all__ = [
+    "IMAGE_TEMPLATES",
+    "NEWS_TEMPLATES",
+    "ZeroShotResult",
+    "build_class_embeddings",
+    "build_prompts",
+    "ensemble_prompt_embeddings",
+    "zero_shot_classify",
+    "zero_shot_scores",
+]
