@@ -73,7 +73,7 @@ def _read_parquet(path: Path, label_column: str) -> tuple[np.ndarray, list | Non
                 f"{path}: column {column!r} is not vectors of one length: {exc}"
             ) from exc
         return values, labels
-    non_numeric = [str(c) for c, t in frame.dtypes.items() if not np.issubdtype(t, np.number)]
+    non_numeric = [str(c) for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
     if non_numeric:
         raise DatasetError(
             f"{path}: non-numeric column(s) {', '.join(non_numeric)}; a parquet embedding file "
