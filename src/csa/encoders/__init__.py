@@ -1,0 +1,43 @@
+"""Frozen unimodal encoders: raw items in, ``(n, dim)`` float32 features out.
+
+Built in and offline: ``"minilm-l6"`` and ``"minilm-l3-onnx"`` (text),
+``"efficientnet-lite0"`` (images). With the network or a local copy:
+``"st:<model>"``, ``"hf-image:<model>"``, ``"timm:<model>"``. Any modality
+already turned into arrays: ``"precomputed:<file.npy|file.parquet>"``.
+
+Heavy libraries (torch, transformers, onnxruntime) load only when an encoder is
+made, so importing this package stays cheap.
+"""
+
+from csa.encoders.base import BatchedEncoder, Encoder
+from csa.encoders.cache import cache_path, cached_encode, default_cache_dir, fingerprint
+from csa.encoders.efficientnet import EfficientNetLite0Encoder
+from csa.encoders.hf_image import HFImageEncoder, TimmImageEncoder
+from csa.encoders.images import load_image
+from csa.encoders.onnx_text import OnnxSentenceEncoder, minilm_l3_onnx
+from csa.encoders.precomputed import PrecomputedEncoder
+from csa.encoders.registry import available, describe, get, register, unregister
+from csa.encoders.text import SentenceTransformerEncoder, minilm_l6
+
+__all__ = [
+    "BatchedEncoder",
+    "EfficientNetLite0Encoder",
+    "Encoder",
+    "HFImageEncoder",
+    "OnnxSentenceEncoder",
+    "PrecomputedEncoder",
+    "SentenceTransformerEncoder",
+    "TimmImageEncoder",
+    "available",
+    "cache_path",
+    "cached_encode",
+    "default_cache_dir",
+    "describe",
+    "fingerprint",
+    "get",
+    "load_image",
+    "minilm_l3_onnx",
+    "minilm_l6",
+    "register",
+    "unregister",
+]

@@ -3,14 +3,26 @@
 CSA only ever sees feature arrays, so an encoder is anything that turns a list of
 items (strings, images, waveforms, file paths, rows of a table) into an
 ``(n, dim)`` float32 array, deterministically.
+
+:class:`BatchedEncoder` holds what every concrete encoder would otherwise repeat:
+slicing into batches, the progress bar, and checking what comes out, so that a
+model that misbehaves (wrong width, NaN) is caught here and not three layers later
+inside a covariance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import abc
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from csa.errors import EncoderError, InputError
+
+# Progress bars appear on their own only past this many batches: short calls (a
+# query, a handful of prompts) should stay silent.
+AUTO_PROGRESS_MIN_BATCHES = 8
 
 
 @runtime_checkable
@@ -32,3 +44,109 @@ class Encoder(Protocol):
     ) -> np.ndarray:
         """Return an ``(len(items), dim)`` float32 array."""
         ...
+
+
+def as_item_sequence(items: Any) -> Sequence[Any]:
+    """Accept any finite collection of items, but refuse a lone string.
+
+    A bare ``str`` is a sequence of characters, so ``encode("a cat")`` would
+    silently embed five one-letter texts; that is always a mistake.
+    """
+    if isinstance(items, (str, bytes)):
+        raise InputError(
+            "encode() takes a sequence of items, got a single string; wrap it in a list: "
+            f"encode([{items!r}])"
+        )
+    if isinstance(items, np.ndarray):
+        if items.ndim == 0:
+            raise InputError("encode() takes a sequence of items, got a 0-d array")
+        return items
+    if isinstance(items, Sequence):
+        return items
+    try:
+        return list(items)
+    except TypeError as exc:
+        raise InputError(f"encode() takes a sequence of items, got {type(items).__name__}") from exc
+
+
+def check_batch_size(batch_size: int) -> int:
+    """Fail early on a batch size that would loop forever or never run."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size}")
+    return int(batch_size)
+
+
+def wants_progress(show_progress: bool | None, n_items: int, batch_size: int) -> bool:
+    """Resolve ``show_progress=None`` to 'only when the run is long enough to wait for'."""
+    if show_progress is not None:
+        return bool(show_progress)
+    n_batches = -(-n_items // batch_size)
+    return n_batches > AUTO_PROGRESS_MIN_BATCHES
+
+
+def iter_batches(
+    items: Sequence[Any], batch_size: int, *, show_progress: bool, desc: str
+) -> Iterator[Sequence[Any]]:
+    """Yield consecutive slices of ``items``, advancing a tqdm bar by items, not batches."""
+    from tqdm.auto import tqdm
+
+    n = len(items)
+    with tqdm(total=n, desc=desc, unit="item", disable=not show_progress, leave=False) as bar:
+        for start in range(0, n, batch_size):
+            batch = items[start : start + batch_size]
+            yield batch
+            bar.update(len(batch))
+
+
+def check_output(out: Any, n_items: int, dim: int, name: str) -> np.ndarray:
+    """Turn one batch's raw output into a checked ``(n_items, dim)`` float32 array."""
+    arr = np.asarray(out, dtype=np.float32)
+    if arr.shape != (n_items, dim):
+        raise EncoderError(
+            f"encoder {name!r} returned shape {arr.shape} for {n_items} items; "
+            f"expected ({n_items}, {dim})"
+        )
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise EncoderError(f"encoder {name!r} returned NaN or infinite values for {bad} item(s)")
+    return arr
+
+
+class BatchedEncoder(abc.ABC):
+    """Base class: subclasses say how to embed one batch; this class does the rest."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str: ...
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int: ...
+
+    @abc.abstractmethod
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
+        """Embed one non-empty batch; the result is checked by :meth:`encode`."""
+
+    def encode(
+        self, items: Sequence[Any], batch_size: int = 32, show_progress: bool | None = None
+    ) -> np.ndarray:
+        """Embed ``items`` in batches; returns an ``(len(items), dim)`` float32 array."""
+        seq = as_item_sequence(items)
+        batch_size = check_batch_size(batch_size)
+        n = len(seq)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        if n == 0:
+            return out
+        show = wants_progress(show_progress, n, batch_size)
+        start = 0
+        for batch in iter_batches(seq, batch_size, show_progress=show, desc=self.name):
+            stop = start + len(batch)
+            raw = self._encode_batch(batch)
+            out[start:stop] = check_output(raw, len(batch), self.dim, self.name)
+            start = stop
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"

