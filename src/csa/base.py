@@ -170,5 +170,8 @@ class PairedModel(ABC):
         if not isinstance(model, cls):
             from csa.errors import ModelFileError
 
-            raise ModelFileError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+            article = "an" if cls.__name__[0] in "AEIOU" else "a"
+            raise ModelFileError(
+                f"{path} holds a {type(model).__name__} model, not {article} {cls.__name__}"
+            )
         return model

@@ -1,0 +1,162 @@
+"""The maths of the fit, checked against independent computations."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import csa
+from synthetic import known_cca_pairs, reference_cca
+
+RHO = (0.9, 0.7, 0.5, 0.3)
+
+
+def _fit(a, b, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", csa.WeakFitWarning)
+        return csa.CSA(**kw).fit(a, b)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.05, (0.3, 0.01)])
+def test_correlations_equal_generalised_eigensolve(ridge):
+    a, b = known_cca_pairs(3000, RHO, seed=1)
+    model = _fit(a, b, ridge=ridge)
+    ra, rb = ridge if isinstance(ridge, tuple) else (ridge, ridge)
+    # The reference takes absolute ridges: csa's are relative to the mean variance.
+    abs_a = ra * np.trace(np.cov(a.T, bias=True)) / a.shape[1]
+    abs_b = rb * np.trace(np.cov(b.T, bias=True)) / b.shape[1]
+    values, _ = reference_cca(a, b, abs_a, abs_b)
+    k = model.n_components_
+    assert k == min(a.shape[1], b.shape[1])
+    np.testing.assert_allclose(model.canonical_correlations_, values[:k], rtol=0, atol=1e-8)
+
+
+def test_recovers_known_population_correlations():
+    a, b = known_cca_pairs(60_000, RHO, seed=2)
+    model = _fit(a, b, ridge=0.0)
+    rho = model.canonical_correlations_
+    np.testing.assert_allclose(rho[: len(RHO)], RHO, atol=0.015)
+    assert np.all(rho[len(RHO) :] < 0.03)
+
+
+def test_projections_whiten_and_diagonalise_training_data():
+    a, b = known_cca_pairs(2000, RHO, seed=3)
+    model = _fit(a, b, ridge=0.0)
+    za, zb = model.transform_a(a), model.transform_b(b)
+    n = a.shape[0]
+    k = model.n_components_
+    np.testing.assert_allclose(za.T @ za / n, np.eye(k), atol=1e-8)
+    np.testing.assert_allclose(zb.T @ zb / n, np.eye(k), atol=1e-8)
+    np.testing.assert_allclose(za.T @ zb / n, np.diag(model.canonical_correlations_), atol=1e-8)
+
+
+def test_fresh_data_correlate_dimension_by_dimension():
+    """Catches a transposed U or V: matching dims of new data must correlate at rho."""
+    a, b = known_cca_pairs(20_000, RHO, seed=4, mixing_seed=99)
+    model = _fit(a, b)
+    new_a, new_b = known_cca_pairs(20_000, RHO, seed=5, mixing_seed=99)
+    za, zb = model.transform_a(new_a), model.transform_b(new_b)
+    for i, expected in enumerate(RHO):
+        observed = np.corrcoef(za[:, i], zb[:, i])[0, 1]
+        assert abs(observed - expected) < 0.03, (i, observed, expected)
+    # ...and mismatched dimensions do not correlate.
+    cross = np.corrcoef(za[:, 0], zb[:, 1])[0, 1]
+    assert abs(cross) < 0.03
+
+
+def test_similarity_is_the_weighted_cosine_of_the_design():
+    a, b = known_cca_pairs(1500, RHO, seed=6)
+    model = _fit(a, b)
+    s = 3
+    za = model.transform_a(a[:7])[:, :s]
+    zb = model.transform_b(b[:5])[:, :s]
+    rho = model.canonical_correlations_[:s]
+    expected = (za * rho) @ zb.T
+    expected /= np.linalg.norm(za, axis=1)[:, None] * np.linalg.norm(zb, axis=1)[None, :]
+    np.testing.assert_allclose(model.similarity(a[:7], b[:5], sim_dim=s), expected, atol=1e-12)
+    pairs = model.score_pairs(a[:5], b[:5], sim_dim=s)
+    np.testing.assert_allclose(pairs, np.diag(expected[:5, :5]), atol=1e-12)
+    full = model.similarity(a[:50], b[:50])
+    assert np.all(np.abs(full) <= model.canonical_correlations_[0] + 1e-12)
+
+
+def test_cca_baseline_is_plain_cosine_of_canonical_coordinates():
+    a, b = known_cca_pairs(1500, RHO, seed=7)
+    cca = csa.CCA(sim_dim=4).fit(a, b)
+    za = cca.transform_a(a[:6])[:, :4]
+    zb = cca.transform_b(b[:6])[:, :4]
+    za /= np.linalg.norm(za, axis=1, keepdims=True)
+    zb /= np.linalg.norm(zb, axis=1, keepdims=True)
+    np.testing.assert_allclose(cca.similarity(a[:6], b[:6]), za @ zb.T, atol=1e-12)
+
+
+def test_sim_dim_at_query_time_matches_a_model_built_with_it():
+    a, b = known_cca_pairs(1000, RHO, seed=8)
+    wide = _fit(a, b)
+    narrow = _fit(a, b, sim_dim=2)
+    np.testing.assert_allclose(
+        wide.similarity(a[:9], b[:9], sim_dim=2), narrow.similarity(a[:9], b[:9]), atol=1e-12
+    )
+
+
+def test_csa_weighting_beats_equal_weights_when_noise_dims_are_kept():
+    """With every dimension kept, weighting by rho suppresses the noise dimensions."""
+    from sklearn.metrics import roc_auc_score
+
+    a, b = known_cca_pairs(4000, (0.95, 0.9, 0.85), dim_a=40, dim_b=30, seed=9, mixing_seed=3)
+    ta, tb = known_cca_pairs(2000, (0.95, 0.9, 0.85), dim_a=40, dim_b=30, seed=10, mixing_seed=3)
+    shuffled = np.random.default_rng(0).permutation(len(tb))
+    labels = np.r_[np.ones(len(ta)), np.zeros(len(ta))]
+    auc = {}
+    for model in (csa.CSA(), csa.CCA()):
+        model.fit(a, b)
+        scores = np.r_[model.score_pairs(ta, tb), model.score_pairs(ta, tb[shuffled])]
+        auc[type(model).__name__] = roc_auc_score(labels, scores)
+    assert auc["CSA"] > auc["CCA"] + 0.05, auc
+
+
+def test_linear_map_equals_scikit_learn_ridge():
+    from sklearn.linear_model import Ridge
+
+    a, b = known_cca_pairs(800, RHO, seed=11)
+    model = csa.LinearMap(ridge=0.1).fit(a, b)
+    n = a.shape[0]
+    alpha = 0.1 * np.trace(np.cov(a.T, bias=True)) / a.shape[1] * n
+    reference = Ridge(alpha=alpha, fit_intercept=True).fit(a, b)
+    np.testing.assert_allclose(model.coef_, reference.coef_.T, rtol=1e-8, atol=1e-10)
+    predicted = reference.predict(a[:5]) - b.mean(0)
+    target = b[:5] - b.mean(0)
+    cosine = np.sum(predicted * target, 1) / (
+        np.linalg.norm(predicted, axis=1) * np.linalg.norm(target, axis=1)
+    )
+    np.testing.assert_allclose(model.score_pairs(a[:5], b[:5]), cosine, atol=1e-10)
+
+
+def test_asif_matches_a_direct_computation():
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(30, 5)), rng.normal(size=(30, 4))
+    qa, qb = rng.normal(size=(4, 5)), rng.normal(size=(3, 4))
+    k, p = 7, 3.0
+
+    def relrep(x, anchors):
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        anchors = anchors / np.linalg.norm(anchors, axis=1, keepdims=True)
+        out = np.zeros((len(x), len(anchors)))
+        for i, row in enumerate(x @ anchors.T):
+            top = np.argsort(row)[::-1][:k]
+            out[i, top] = np.maximum(row[top], 0) ** p
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    expected = relrep(qa, a) @ relrep(qb, b).T
+    model = csa.ASIF(k=k, p=p).fit(a, b)
+    np.testing.assert_allclose(model.similarity(qa, qb), expected, atol=1e-12)
+
+
+def test_auto_ridge_grows_when_pairs_are_few():
+    a, b = known_cca_pairs(20_000, RHO, dim_a=40, dim_b=30, seed=13)
+    many = _fit(a, b)
+    few = _fit(a[:60], b[:60])
+    assert few.ridge_[0] > 10 * many.ridge_[0]
+    assert few.ridge_[1] > 10 * many.ridge_[1]
