@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -91,7 +92,7 @@ def test_partial_fit_over_any_chunking_equals_fit(seed, cuts):
     with warnings.catch_warnings():
         # Early chunks can be tiny; the warning is about them, not the final fit.
         warnings.simplefilter("ignore", csa.WeakFitWarning)
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        for lo, hi in itertools.pairwise(bounds):
             streamed.partial_fit(a[lo:hi], b[lo:hi])
     whole = csa.CSA().fit(a, b)
     assert streamed.n_pairs_seen_ == whole.n_pairs_seen_ == a.shape[0]
