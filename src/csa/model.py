@@ -34,6 +34,12 @@ class CSA(MomentModel):
         diagonal; ``0`` is unregularised CCA.
     chunk_size:
         Rows per block when accumulating moments, to bound temporary memory.
+    device:
+        ``None`` runs the moment products in numpy; ``"cpu"`` or ``"cuda"`` runs them
+        with torch there. Means, sums and the decomposition stay float64 on the host.
+    precision:
+        ``"float64"`` (default) or ``"float32"`` for the moment products only: about
+        twice as fast on CPUs, far more on GPUs, at a relative error near 1e-6.
 
     Fitted attributes: ``canonical_correlations_`` (k,), ``projection_a_`` (d_a, k),
     ``projection_b_`` (d_b, k), ``mean_a_``, ``mean_b_``, ``ridge_`` (relative ridges
@@ -45,10 +51,14 @@ class CSA(MomentModel):
         sim_dim: int | None = None,
         ridge: RidgeSpec = "auto",
         chunk_size: int | None = None,
+        device: str | None = None,
+        precision: str = "float64",
     ) -> None:
         self.sim_dim = sim_dim
         self.ridge = ridge
         self.chunk_size = chunk_size
+        self.device = device
+        self.precision = precision
 
     # ---- fitting ----------------------------------------------------------------
     def _solve(self, moments: PairMoments) -> None:

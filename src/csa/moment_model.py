@@ -24,6 +24,20 @@ class MomentModel(PairedModel):
 
     chunk_size: int | None = None
 
+    def _moment_options(self) -> dict[str, Any]:
+        """How chunks become moments: block size, product precision and device.
+
+        Read with defaults so models without ``precision``/``device`` parameters keep
+        the plain float64 numpy path.
+        """
+        from csa.backends import check_device, product_dtype
+
+        return {
+            "chunk_size": self.chunk_size,
+            "product_dtype": product_dtype(getattr(self, "precision", "float64")),
+            "device": check_device(getattr(self, "device", None)),
+        }
+
     def _reset(self) -> None:
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
@@ -37,12 +51,12 @@ class MomentModel(PairedModel):
         return 0 if moments is None else moments.n
 
     def _fit_validated(self, a: np.ndarray, b: np.ndarray) -> None:
-        self.fit_moments(moments_of(a, b, chunk_size=self.chunk_size))
+        self.fit_moments(moments_of(a, b, **self._moment_options()))
 
     def partial_fit(self, a: Any, b: Any) -> MomentModel:
         """Merge one more chunk of pairs and re-solve (the solve costs O(d^3), not O(n))."""
         a_arr, b_arr = self._check_training_pair(a, b, min_pairs=1)
-        chunk = moments_of(a_arr, b_arr, chunk_size=self.chunk_size)
+        chunk = moments_of(a_arr, b_arr, **self._moment_options())
         seen = getattr(self, "moments_", None)
         self._accept(chunk if seen is None else seen.merge(chunk))
         return self
@@ -53,12 +67,13 @@ class MomentModel(PairedModel):
         Memory stays O(d^2) plus one chunk however many rows stream through.
         """
         self._reset()
+        options = self._moment_options()
         total: PairMoments | None = None
         for a_chunk, b_chunk in chunks:
             a_arr, b_arr = self._check_training_pair(a_chunk, b_chunk, min_pairs=1)
             if total is None:
                 self.n_features_a_, self.n_features_b_ = a_arr.shape[1], b_arr.shape[1]
-            part = moments_of(a_arr, b_arr, chunk_size=self.chunk_size)
+            part = moments_of(a_arr, b_arr, **options)
             total = part if total is None else total.merge(part)
         if total is None:
             raise TooFewPairsError("fit_chunks got no chunks at all")

@@ -70,8 +70,10 @@ class PairMoments:
             return cls.empty(a.shape[1], b.shape[1])
         mean_a = a.mean(axis=0, dtype=np.float64)
         mean_b = b.mean(axis=0, dtype=np.float64)
-        ac = (a - mean_a).astype(product_dtype, copy=False)
-        bc = (b - mean_b).astype(product_dtype, copy=False)
+        # Centre in float64 and write straight into the product dtype: one pass, no
+        # float64 temporary when the products run in float32.
+        ac = np.subtract(a, mean_a, out=np.empty(a.shape, dtype=product_dtype), casting="unsafe")
+        bc = np.subtract(b, mean_b, out=np.empty(b.shape, dtype=product_dtype), casting="unsafe")
         return cls(
             n=n,
             mean_a=mean_a,
@@ -140,13 +142,28 @@ def moments_of(
     *,
     chunk_size: int | None = None,
     product_dtype: np.dtype | type = np.float64,
+    device: str | None = None,
 ) -> PairMoments:
-    """Moments of whole arrays, in row chunks so that temporaries stay O(chunk * d)."""
+    """Moments of whole arrays, in row chunks so that temporaries stay O(chunk * d).
+
+    ``device`` (``"cpu"``, ``"cuda"``) runs the products with torch (see
+    :mod:`csa.backends`); ``None`` keeps them in numpy.
+    """
     n = a.shape[0]
     step = n if chunk_size is None else max(1, int(chunk_size))
     total = PairMoments.empty(a.shape[1], b.shape[1])
+    precision = np.dtype(product_dtype).name
     for start in range(0, n, step):
         stop = min(start + step, n)
-        chunk = PairMoments.from_chunk(a[start:stop], b[start:stop], product_dtype=product_dtype)
+        if device is None:
+            chunk = PairMoments.from_chunk(
+                a[start:stop], b[start:stop], product_dtype=product_dtype
+            )
+        else:
+            from csa.backends import torch_chunk_moments
+
+            chunk = torch_chunk_moments(
+                a[start:stop], b[start:stop], device=device, precision=precision
+            )
         total = total.merge(chunk)
     return total
