@@ -131,3 +131,37 @@ def test_metrics_accept_torch_tensors():
     assert mean_average_precision(torch.tensor(SCORES), torch.tensor(RELEVANT)) == pytest.approx(
         2 / 3
     )
+
+
+def _reference_retrieval(scores, relevance, ks):
+    """Straight from the definitions: sort each row by (-score, relevant last)."""
+    hits, aps = [], []
+    for s_row, r_row in zip(scores, relevance, strict=True):
+        ranked = [r for _, r in sorted(zip(-s_row, r_row, strict=True))]  # False < True
+        first = ranked.index(True) + 1
+        hits.append([first <= k for k in ks])
+        found, precisions = 0, []
+        for pos, r in enumerate(ranked, start=1):
+            if r:
+                found += 1
+                precisions.append(found / pos)
+        aps.append(np.mean(precisions))
+    return np.array(hits), np.array(aps)
+
+
+@pytest.mark.parametrize("n_relevant", ["one", "many"])
+def test_fast_ranking_matches_the_definition_with_heavy_ties(n_relevant):
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        n_q, n_g = rng.integers(1, 8), rng.integers(2, 15)
+        scores = rng.integers(0, 1 + trial % 4, size=(n_q, n_g)).astype(float)  # many ties
+        if n_relevant == "one":
+            rel = np.zeros((n_q, n_g), dtype=bool)
+            rel[np.arange(n_q), rng.integers(0, n_g, size=n_q)] = True
+        else:
+            rel = rng.random((n_q, n_g)) < 0.4
+            rel[np.arange(n_q), rng.integers(0, n_g, size=n_q)] = True
+        hits, ap = per_query_retrieval(scores, rel, ks=(1, 2, 5))
+        ref_hits, ref_ap = _reference_retrieval(scores, rel, (1, 2, 5))
+        np.testing.assert_array_equal(hits, ref_hits)
+        np.testing.assert_allclose(ap, ref_ap)

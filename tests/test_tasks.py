@@ -177,6 +177,18 @@ def test_retrieval_blocks_match_the_full_matrix_in_both_directions():
         assert (res["a->b"].n_queries, res["a->b"].n_gallery) == (23, 17)
 
 
+def test_retrieval_automatic_blocks_match_one_full_matrix(monkeypatch):
+    import csa.tasks.retrieval as retrieval
+
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
+    full = evaluate_retrieval(DotModel(), a, b)  # fits the budget: one matrix, both ways
+    monkeypatch.setattr(retrieval, "DEFAULT_SCORE_BUDGET", 200)  # forces blocks of 6 rows
+    blocked = evaluate_retrieval(DotModel(), a, b)
+    assert blocked.to_dict() == full.to_dict()
+    assert full["b->a"].mAP == pytest.approx(mean_average_precision((a @ b.T).T, np.eye(30)))
+
+
 def test_retrieval_passes_sim_dim_only_when_given():
     rng = np.random.default_rng(2)
     a = rng.normal(size=(10, 5))

@@ -37,8 +37,8 @@ class DetectionResult(ResultMixin):
     protocol: str
     seed: int
     sim_dim: int | None = None
-    scores: np.ndarray = field(repr=False, default=None, metadata={"json": False})
-    is_mismatch: np.ndarray = field(repr=False, default=None, metadata={"json": False})
+    scores: np.ndarray | None = field(repr=False, default=None, metadata={"json": False})
+    is_mismatch: np.ndarray | None = field(repr=False, default=None, metadata={"json": False})
 
 
 # ---------------------------------------------------------------------------- corruption

@@ -105,6 +105,10 @@ class _Relevance:
         return rel
 
 
+# Scores held at once when block_size is left to us: 2**24 float64 values, 128 MiB.
+DEFAULT_SCORE_BUDGET = 2**24
+
+
 def evaluate_retrieval(
     model: Any,
     a: Any,
@@ -116,39 +120,46 @@ def evaluate_retrieval(
     ks: Sequence[int] = DEFAULT_KS,
     directions: Sequence[Direction] = ("a->b", "b->a"),
     sim_dim: int | None = None,
-    block_size: int = 1024,
+    block_size: int | None = None,
 ) -> RetrievalResult:
     """Recall@K and mAP for retrieving b from a and a from b.
 
     What counts as a match, in order of precedence: ``relevance``, a boolean (n_a, n_b)
     matrix; else ``labels_a``/``labels_b``, where equal labels match (several true
     matches per query); else row i of a matches row i of b. Every query must have at
-    least one match. Peak memory is about ``block_size * gallery size`` scores.
+    least one match. Peak memory is about ``block_size * gallery size`` scores; left as
+    None, the block is as large as fits in 2**24 scores, and when the whole matrix fits
+    it is computed once and read in both directions.
     """
-    block_size = check_block_size(block_size)
     n_a, n_b = n_rows(a, "a"), n_rows(b, "b")
     rel = _Relevance(n_a, n_b, relevance, labels_a, labels_b)
     ks = tuple(int(k) for k in ks)
     dirs = tuple(directions)
     if not dirs or any(d not in ("a->b", "b->a") for d in dirs):
         raise InputError(f"directions must be 'a->b' and/or 'b->a', got {dirs!r}")
+    if block_size is None:
+        full = n_a * n_b <= DEFAULT_SCORE_BUDGET
+        block_size = max(1, DEFAULT_SCORE_BUDGET // max(n_a, n_b))
+    else:
+        block_size = check_block_size(block_size)
+        full = block_size >= max(n_a, n_b)
+    whole = _checked(call_similarity(model, a, b, sim_dim), (n_a, n_b)) if full else None
 
     out: dict[str, DirectionResult] = {}
     for direction in dirs:
         n_q, n_g = (n_a, n_b) if direction == "a->b" else (n_b, n_a)
         hit_sum = np.zeros(len(ks))
         ap_sum = 0.0
-        for start in range(0, n_q, block_size):
-            idx = np.arange(start, min(start + block_size, n_q))
-            if direction == "a->b":
+        for start in range(0, n_q, n_q if whole is not None else block_size):
+            stop = n_q if whole is not None else min(start + block_size, n_q)
+            idx = np.arange(start, stop)
+            if whole is not None:
+                scores = whole if direction == "a->b" else whole.T
+            elif direction == "a->b":
                 scores = call_similarity(model, take_rows(a, idx), b, sim_dim)
             else:
                 scores = call_similarity(model, a, take_rows(b, idx), sim_dim).T
-            if scores.shape != (idx.shape[0], n_g):
-                raise ShapeError(
-                    f"model.similarity returned shape {scores.shape}, "
-                    f"expected {(idx.shape[0], n_g)}"
-                )
+            scores = _checked(scores, (idx.shape[0], n_g))
             hits, ap = per_query_retrieval(scores, rel.rows(direction, idx, n_g), ks=ks)
             hit_sum += hits.sum(axis=0)
             ap_sum += float(ap.sum())
@@ -159,6 +170,12 @@ def evaluate_retrieval(
             n_gallery=n_g,
         )
     return RetrievalResult(directions=out, sim_dim=sim_dim)
+
+
+def _checked(scores: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if scores.shape != shape:
+        raise ShapeError(f"model.similarity returned shape {scores.shape}, expected {shape}")
+    return scores
 
 
 __all__ = ["DirectionResult", "RetrievalResult", "evaluate_retrieval"]

@@ -64,7 +64,7 @@ def select_sim_dim(
     metric: Metric = "map",
     *,
     seed: int = 0,
-    block_size: int = 1024,
+    block_size: int | None = None,
 ) -> SimDimSelection:
     """Score every candidate s on held-out pairs (row i of a with row i of b); pick the best.
 
