@@ -1,0 +1,284 @@
+"""CSA past one machine: moments and embeddings computed on Dask partitions.
+
+A fit depends on the data only through means and co-moments, which merge exactly
+(Chan-Golub-LeVeque). So each partition is reduced to a :class:`~csa.PairMoments`
+where it lives, only d x d matrices travel, they are merged in a tree, and the one
+small solve runs on the client. The result equals an in-memory fit to round-off,
+whatever the partitioning.
+
+Works with any Dask scheduler: the threaded default, or a ``distributed.Client``
+(local or a real cluster) made current before the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csa.errors import DatasetError, ParameterError, ShapeError
+from csa.moments import PairMoments, moments_of
+from csa.validation import check_pair
+
+# Partial results merged per task in the reduction tree: few enough that a merge task
+# holds little, many enough that the tree stays shallow.
+_SPLIT_EVERY = 8
+
+
+def _dask() -> tuple[Any, Any]:
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - dask is in the scale extra
+        raise ParameterError("csa.distributed needs dask: pip install 'csa[scale]'") from exc
+    return dask, da
+
+
+# ---- per-partition work (runs on workers) ------------------------------------------
+def _block_moments(a: Any, b: Any, precision: str, device: str | None) -> PairMoments:
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.ndim == 2 and b.ndim == 2 and a.shape[0] == 0 and b.shape[0] == 0:
+        return PairMoments.empty(a.shape[1], b.shape[1])
+    a_arr, b_arr = check_pair(a, b, min_pairs=1)
+    return moments_of(a_arr, b_arr, product_dtype=np.dtype(precision).type, device=device)
+
+
+def _merge_all(parts: Sequence[PairMoments]) -> PairMoments:
+    return reduce(PairMoments.merge, parts)
+
+
+def _frame_matrix(frame: Any, columns: Sequence[str]) -> np.ndarray:
+    """Columns of a pandas partition as ``(rows, dims)``: vector columns are stacked."""
+    import pandas as pd
+
+    parts = []
+    for name in columns:
+        column = frame[name]
+        if column.dtype == object:
+            if len(column) == 0:
+                raise ShapeError(f"column {name!r} is empty in a partition; cannot infer its width")
+            try:
+                parts.append(np.stack([np.asarray(v, dtype=np.float64) for v in column]))
+            except (TypeError, ValueError) as exc:
+                raise DatasetError(
+                    f"column {name!r} is not vectors of numbers of one length: {exc}"
+                ) from exc
+        elif pd.api.types.is_numeric_dtype(column.dtype) or column.dtype == bool:
+            parts.append(column.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
+        else:
+            raise DatasetError(
+                f"column {name!r} has dtype {column.dtype}, not numbers or vectors; if it held "
+                "vectors, dask's 'dataframe.convert-string' turned them into text: store them "
+                "as a parquet list column, or set dask.config.set({'dataframe.convert-string': "
+                "False}) before building the frame"
+            )
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
+
+
+def _frame_moments(
+    frame_a: Any,
+    frame_b: Any,
+    columns_a: Sequence[str],
+    columns_b: Sequence[str],
+    precision: str,
+    device: str | None,
+) -> PairMoments | None:
+    if len(frame_a) != len(frame_b):
+        raise ShapeError(
+            f"a partition has {len(frame_a)} rows on side a but {len(frame_b)} on side b: "
+            "the two data frames must be partitioned alike (same divisions and lengths)"
+        )
+    if len(frame_a) == 0:
+        return None
+    return _block_moments(
+        _frame_matrix(frame_a, columns_a), _frame_matrix(frame_b, columns_b), precision, device
+    )
+
+
+def _merge_present(parts: Sequence[PairMoments | None]) -> PairMoments | None:
+    present = [p for p in parts if p is not None]
+    return _merge_all(present) if present else None
+
+
+# ---- graph building (runs on the client) -------------------------------------------
+def _tree_reduce(parts: list[Any], merge: Any) -> Any:
+    dask, _ = _dask()
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(merge)(parts[i : i + _SPLIT_EVERY])
+            for i in range(0, len(parts), _SPLIT_EVERY)
+        ]
+    return parts[0]
+
+
+def _aligned_blocks(a: Any, b: Any) -> tuple[list[Any], list[Any]]:
+    """Row blocks of a and b that pair up, rechunking b onto a's rows where known."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"need 2-D dask arrays; got {a.ndim}-D and {b.ndim}-D")
+    a = a.rechunk({1: -1})
+    b = b.rechunk({1: -1})
+    rows_known = not (np.isnan(a.shape[0]) or np.isnan(b.shape[0]))
+    if rows_known and a.shape[0] != b.shape[0]:
+        raise ShapeError(
+            f"a has {a.shape[0]} rows but b has {b.shape[0]}: row i of each forms pair i"
+        )
+    if a.chunks[0] != b.chunks[0]:
+        if not rows_known or any(np.isnan(c) for c in a.chunks[0] + b.chunks[0]):
+            if a.numblocks[0] != b.numblocks[0]:
+                raise ShapeError(
+                    "a and b have unknown row-chunk sizes and different numbers of blocks; "
+                    "call .compute_chunk_sizes() on both first"
+                )
+        else:
+            b = b.rechunk({0: a.chunks[0]})
+    return list(a.to_delayed().ravel()), list(b.to_delayed().ravel())
+
+
+def moments_from_dask(
+    a: Any, b: Any, *, precision: str = "float64", device: str | None = None
+) -> PairMoments:
+    """Merged moments of two row-aligned dask arrays, reduced across partitions.
+
+    Each row block is validated and reduced to moments where it lives; blocks with
+    unknown sizes (e.g. from :func:`encode_dask`) pair up block by block.
+    """
+    dask, _ = _dask()
+    from csa.backends import check_device, product_dtype
+
+    product_dtype(precision)
+    check_device(device)
+    blocks_a, blocks_b = _aligned_blocks(a, b)
+    parts = [
+        dask.delayed(_block_moments)(x, y, precision, device)
+        for x, y in zip(blocks_a, blocks_b, strict=True)
+    ]
+    return _tree_reduce(parts, _merge_all).compute()
+
+
+def _as_frame(data: Any) -> Any:
+    if isinstance(data, str | Path):
+        import dask.dataframe as dd
+
+        return dd.read_parquet(str(data))
+    return data
+
+
+def _is_frame(data: Any) -> bool:
+    return hasattr(data, "to_delayed") and hasattr(data, "columns")
+
+
+def moments_from_frames(
+    frame_a: Any,
+    frame_b: Any | None = None,
+    *,
+    columns_a: Sequence[str],
+    columns_b: Sequence[str],
+    precision: str = "float64",
+    device: str | None = None,
+) -> PairMoments:
+    """Merged moments of dask data frames (one holding both sides, or one per side).
+
+    A side is one column of vectors or several numeric columns. Two frames must be
+    partitioned alike, partition i of each holding the same pairs.
+    """
+    dask, _ = _dask()
+    from csa.backends import check_device, product_dtype
+
+    product_dtype(precision)
+    check_device(device)
+    frame_a = _as_frame(frame_a)
+    frame_b = frame_a if frame_b is None else _as_frame(frame_b)
+    for frame, cols, side in ((frame_a, columns_a, "a"), (frame_b, columns_b, "b")):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing or not cols:
+            raise ParameterError(
+                f"columns_{side}={list(cols)} not all in the data frame; it has "
+                f"{list(frame.columns)}"
+            )
+    parts_a = frame_a[list(columns_a)].to_delayed()
+    parts_b = frame_b[list(columns_b)].to_delayed()
+    if len(parts_a) != len(parts_b):
+        raise ShapeError(
+            f"side a has {len(parts_a)} partitions but side b has {len(parts_b)}; "
+            "partition them alike"
+        )
+    parts = [
+        dask.delayed(_frame_moments)(x, y, list(columns_a), list(columns_b), precision, device)
+        for x, y in zip(parts_a, parts_b, strict=True)
+    ]
+    total = _tree_reduce(parts, _merge_present).compute()
+    if total is None:
+        raise ShapeError("the data frames hold no rows")
+    return total
+
+
+def fit_dask(
+    model: Any,
+    a: Any,
+    b: Any | None = None,
+    *,
+    columns_a: Sequence[str] | None = None,
+    columns_b: Sequence[str] | None = None,
+) -> Any:
+    """Fit a moment model (CSA, CCA, LinearMap) on dask data; returns the model.
+
+    ``a`` and ``b`` are dask arrays; or dask data frames (``b`` optional) with
+    ``columns_a``/``columns_b``; or a parquet path or folder for ``a`` (and ``b``).
+    The model's ``precision`` and ``device`` apply on the workers.
+    """
+    if not hasattr(model, "fit_moments"):
+        raise ParameterError(
+            f"{type(model).__name__} is not fitted from moments, so it cannot be reduced "
+            "across partitions (ASIF keeps every pair: fit it on a sample in memory)"
+        )
+    options = {
+        "precision": getattr(model, "precision", "float64"),
+        "device": getattr(model, "device", None),
+    }
+    frame_a = _as_frame(a)
+    if _is_frame(frame_a):
+        if columns_a is None or columns_b is None:
+            raise ParameterError("data frames need columns_a=[...] and columns_b=[...]")
+        moments = moments_from_frames(
+            frame_a, b, columns_a=columns_a, columns_b=columns_b, **options
+        )
+    else:
+        if b is None:
+            raise ParameterError("dask arrays need both a and b")
+        moments = moments_from_dask(a, b, **options)
+    return model.fit_moments(moments)
+
+
+# ---- encoding --------------------------------------------------------------------
+def _encode_partition(encoder: Any, items: Any, batch_size: int) -> np.ndarray:
+    values = list(items)
+    if not values:
+        return np.zeros((0, int(encoder.dim)), dtype=np.float32)
+    out = encoder.encode(values, batch_size=batch_size, show_progress=False)
+    return np.asarray(out, dtype=np.float32)
+
+
+def encode_dask(encoder: Any, items: Any, *, batch_size: int = 32) -> Any:
+    """Embeddings of a dask bag or series as a lazy ``(n, encoder.dim)`` float32 dask array.
+
+    The encoder is shipped to each worker once and mapped over partitions; row block
+    i of the result is partition i, so two encodings of aligned partitions pair up
+    in :func:`moments_from_dask` without knowing their lengths in advance.
+    """
+    dask, da = _dask()
+    if not hasattr(items, "to_delayed"):
+        raise ParameterError(f"encode_dask needs a dask bag or series; got {type(items).__name__}")
+    shared = dask.delayed(encoder, pure=True)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_encode_partition)(shared, part, batch_size),
+            shape=(np.nan, int(encoder.dim)),
+            dtype=np.float32,
+        )
+        for part in items.to_delayed()
+    ]
+    return da.concatenate(blocks, axis=0)
