@@ -105,7 +105,6 @@ class MiniRocketEncoder(BatchedEncoder):
         self._transform: Any = None
         self._fit_length: int | None = None
         self._channels: int | None = None
-        self._dim: int | None = None
         self._fingerprint: str | None = None
 
     def fit(self, series: Sequence[Any]) -> MiniRocketEncoder:
@@ -126,7 +125,6 @@ class MiniRocketEncoder(BatchedEncoder):
         self._transform = transform
         self._fit_length = length
         self._channels = x.shape[1]
-        self._dim = int(np.asarray(transform.transform(x[:1])).shape[1])
         self._fingerprint = fingerprint_series(data)
         return self
 
@@ -146,9 +144,8 @@ class MiniRocketEncoder(BatchedEncoder):
 
     @property
     def dim(self) -> int:
-        self._check_fitted()
-        assert self._dim is not None
-        return self._dim
+        """Known before the fit: one feature per kernel, kernels in whole sets of 84."""
+        return (self.num_kernels // MINIROCKET_BASE_KERNELS) * MINIROCKET_BASE_KERNELS
 
     def encode(
         self, items: Sequence[Any], batch_size: int = 256, show_progress: bool | None = None
@@ -225,3 +222,18 @@ class Catch22Encoder(BatchedEncoder):
             x = np.stack([data[i] for i in rows])
             out[rows] = np.asarray(transform.fit_transform(x), dtype=np.float64)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def _register() -> None:
+    """Registry entries; MiniRocket comes back unfitted, so ask for it with ``reuse=False``."""
+    from csa.encoders.registry import register
+
+    register(
+        "minirocket",
+        MiniRocketEncoder,
+        description="time series: MiniRocket (sktime), fit on training series first",
+    )
+    register("catch22", Catch22Encoder, description="time series: catch22 + mean/std (sktime)")
+
+
+_register()
