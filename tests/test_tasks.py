@@ -476,3 +476,32 @@ def test_tasks_accept_torch_tensors(real_models):
         assert got[d].recall == pytest.approx(expected[d].recall)
     ooc = detect_out_of_context(models["CSA"], torch.from_numpy(a), torch.from_numpy(b))
     assert ooc.auc == pytest.approx(detect_out_of_context(models["CSA"], a, b).auc)
+
+
+@pytest.mark.slow
+def test_zero_shot_news_topics_with_the_real_text_encoder():
+    # One real encoder on both sides (headline and prompt in the same MiniLM space), so a
+    # cosine is the model: checks templates, ensembling and scoring on real embeddings.
+    from csa.encoders import get
+
+    encoder = get("minilm-l6")
+    topics = ["sport", "politics", "technology", "business", "entertainment"]
+    class_emb = build_class_embeddings(encoder, topics, NEWS_TEMPLATES)
+    assert class_emb.shape == (5, encoder.dim)
+    np.testing.assert_allclose(np.linalg.norm(class_emb, axis=1), 1.0, rtol=1e-5)
+    headlines = [
+        "Striker scores twice as United win the cup final",
+        "Wimbledon champion knocked out in the first round",
+        "Prime minister calls snap general election",
+        "Parliament votes down the government's budget bill",
+        "New smartphone chip doubles battery life",
+        "Software giant releases faster web browser",
+        "Shares fall as the central bank raises interest rates",
+        "Car maker's profits jump after record sales",
+        "Oscar nominations announced for best film",
+        "Pop star tops the charts with new album",
+    ]
+    labels = np.repeat(np.arange(5), 2)
+    res = zero_shot_classify(CosineScorer(), encoder.encode(headlines), class_emb, labels)
+    assert res.top1 >= 0.8, res.predictions
+    assert res.top_k[5] == 1.0  # five classes: every class is in the top five
