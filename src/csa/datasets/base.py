@@ -177,13 +177,19 @@ class PairedDataset:
         With labels and ``stratify``, class proportions are kept in every sample and
         samples of growing ``n`` are nested (see :func:`_stratified_order`).
         """
+        return self.subset(
+            self.sample_index(n, seed=seed, stratify=stratify),
+            name=f"{self.name}[n={n},seed={seed}]",
+        )
+
+    def sample_index(self, n: int, seed: int = 0, stratify: bool = True) -> np.ndarray:
+        """Row indices of :meth:`subsample`, for slicing arrays already encoded from it."""
         if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
             raise DatasetError(f"n must be a positive integer, got {n!r}")
         if n > len(self):
             raise DatasetError(f"n={n} asked for, but {self.name} holds only {len(self)} pairs")
         rng = np.random.default_rng(seed)
-        order = _stratified_order(self.labels if stratify else None, len(self), rng)
-        return self.subset(order[:n], name=f"{self.name}[n={n},seed={seed}]")
+        return _stratified_order(self.labels if stratify else None, len(self), rng)[:n]
 
     def split(
         self, test_fraction: float = 0.2, seed: int = 0, stratify: bool = True
