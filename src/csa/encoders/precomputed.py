@@ -79,7 +79,7 @@ def _load_parquet(
             return np.asarray(np.stack([np.asarray(c) for c in cells])), ids
         except (TypeError, ValueError) as exc:
             raise DtypeError(f"{path}: column {frame.columns[0]!r} is not numeric") from exc
-    non_numeric = [c for c, t in frame.dtypes.items() if not np.issubdtype(t, np.number)]
+    non_numeric = [c for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
     if non_numeric:
         raise DtypeError(
             f"{path}: non-numeric feature column(s) {non_numeric}; name the id column with "

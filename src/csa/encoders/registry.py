@@ -26,7 +26,7 @@ from csa.errors import EncoderError
 EncoderFactory = Callable[..., Encoder]
 
 # Modules that call register() at import time; one line per modality module.
-_PLUGIN_MODULES: tuple[str, ...] = ()
+_PLUGIN_MODULES: tuple[str, ...] = ("csa.encoders.timeseries",)
 _ENTRY_POINT_GROUP = "csa.encoders"
 
 
@@ -54,7 +54,8 @@ def register(
     """Add an encoder under ``name``; end the name with ``:`` to register a family.
 
     A family's factory is called with the text after the colon as its first
-    argument (``argument`` names it in listings: ``'precomputed:<path>'``). Re-registering a name is refused unless ``overwrite=True``, so two
+    argument (``argument`` names it in listings: ``'precomputed:<path>'``).
+    Re-registering a name is refused unless ``overwrite=True``, so two
     modules cannot silently shadow each other.
     """
     if not isinstance(name, str) or not name or name != name.strip():
