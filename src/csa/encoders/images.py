@@ -16,6 +16,18 @@ import numpy as np
 
 from csa.errors import DatasetError, DtypeError, ShapeError
 
+# File endings taken as images when a folder is scanned (Pillow reads all of them).
+IMAGE_SUFFIXES: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+)
+
 # Standard evaluation crop for ImageNet models: resize to size/0.875, crop size.
 DEFAULT_CROP_FRACTION = 0.875
 
