@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,8 +99,8 @@ def _load_plugins() -> None:
             try:
                 importlib.import_module(module)
             except ModuleNotFoundError as exc:
-                if exc.name != module:  # the module exists but one of its imports does not
-                    raise
+                if exc.name != module:  # present, but one of its own imports is missing
+                    warnings.warn(f"encoders from {module} are unavailable: {exc}", stacklevel=3)
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=_ENTRY_POINT_GROUP):
