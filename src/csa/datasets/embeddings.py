@@ -165,3 +165,13 @@ def load_embedding_pair(
     )
     data = select_split(data, split, test_fraction, split_seed)
     return data if n is None else data.subsample(n, seed=seed)
+
+
+def read_features(path: str | Path, label_column: str = "label") -> tuple[np.ndarray, list | None]:
+    """One embedding file (.npy, or .parquet with an optional label column), validated."""
+    return _read(Path(path), label_column)
+
+
+def read_labels(labels: str | Path | Sequence | np.ndarray) -> list:
+    """Labels from a .npy, .txt or .csv file (one per line), or passed through."""
+    return _read_labels(labels)

@@ -1,7 +1,9 @@
 """News: BBC headline <-> article body, with two different text encoders.
 
-Bodies go through all-MiniLM-L6-v2 and headlines through paraphrase-MiniLM-L3-v2
-(ONNX), two unrelated embedding spaces that CSA must align from pairs. Evaluated on the
+Bodies go through paraphrase-MiniLM-L3-v2 (ONNX, first 128 tokens) and headlines
+through all-MiniLM-L6-v2: two unrelated embedding spaces that CSA must align from
+pairs. (The cheaper encoder takes the long side: a 2-core machine encodes all 2225
+bodies in about a minute this way.) Evaluated on the
 held-out test split (no headline crosses the split):
 
 * retrieval both ways, Recall@1/5/10 and mAP, identical headlines counting as matches;
@@ -10,7 +12,7 @@ held-out test split (no headline crosses the split):
   similarity (the shown headline vs the article's lede, in the headline encoder's
   space), thresholds fitted on half the test articles and applied to the other half.
 
-As a reference that needs no pairs at all, the same-encoder cosine of MiniLM-L6 on
+As a reference that needs no pairs at all, the same-encoder cosine of MiniLM-L3 on
 both headline and body shows what one pretrained shared space achieves here.
 """
 
@@ -34,8 +36,8 @@ from csa.tasks import (
 
 EXPERIMENT = "news"
 DATASET = "bbc-news"
-BODY_ENCODER = "minilm-l6"
-HEADLINE_ENCODER = "minilm-l3-onnx"
+BODY_ENCODER = "minilm-l3-onnx"
+HEADLINE_ENCODER = "minilm-l6"
 
 
 def lede(body: str) -> str:
@@ -128,7 +130,7 @@ def _reference_rows(
     """Pair-free references at every budget: chance, and one shared text encoder."""
     shared = dict(test, headline=cached_encode(body_encoder, list(test_set.a), cache_dir=cache_dir))
     rows = [
-        result_row(EXPERIMENT, DATASET, "MiniLM-L6 both sides", n, metric, value)
+        result_row(EXPERIMENT, DATASET, "MiniLM-L3 both sides", n, metric, value)
         for metric, value in _metrics(CosineScorer(), shared, {}, 0).items()
     ]
     n_test = len(test_set)
