@@ -26,6 +26,7 @@ from csa.errors import (
 from csa.io import load
 from csa.model import CSA
 from csa.moments import PairMoments
+from csa.tasks.sim_dim import select_sim_dim
 
 __all__ = [
     "ASIF",
@@ -49,5 +50,6 @@ __all__ = [
     "TooFewPairsError",
     "WeakFitWarning",
     "load",
+    "select_sim_dim",
 ]
 __version__ = "0.1.0"
