@@ -1,0 +1,131 @@
+"""Time series <-> text: bundled data, encoders, and one end-to-end fit, on small slices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sktime")
+
+import csa
+from csa.datasets import load
+from csa.datasets.timeseries import PROBLEMS, load_timeseries_text
+from csa.encoders.timeseries import Catch22Encoder, MiniRocketEncoder, pad_or_truncate
+from csa.errors import DatasetError, NotFittedError, ShapeError
+
+
+@pytest.mark.parametrize(
+    ("name", "n_train", "n_test", "n_classes", "channels"),
+    [
+        ("plaid", 537, 537, 11, 1),
+        ("basic-motions", 40, 40, 4, 6),
+        ("italy-power-demand", 67, 1029, 2, 1),
+    ],
+)
+def test_bundled_counts_and_pairing(name, n_train, n_test, n_classes, channels):
+    train = load(name, split="train")
+    test = load(name, split="test")
+    assert (len(train), len(test)) == (n_train, n_test)
+    assert train.n_classes == n_classes
+    assert set(np.unique(np.concatenate([train.labels, test.labels]))) == set(range(n_classes))
+    descriptions = train.info["descriptions"]
+    assert len(set(descriptions)) == n_classes
+    # Every pair's text is its own class's description.
+    assert all(t == descriptions[k] for t, k in zip(train.b, train.labels, strict=True))
+    assert all(s.shape[0] == channels and s.dtype == np.float64 for s in train.a)
+
+
+def test_plaid_has_unequal_lengths_and_all_split():
+    data = load_timeseries_text("plaid", "all")
+    lengths = {s.shape[1] for s in data.a}
+    assert len(data) == 1074 and min(lengths) == 100 and max(lengths) == 1344
+    sample = load_timeseries_text("plaid", "train", n=22, seed=3)
+    assert len(sample) == 22 and np.bincount(sample.labels, minlength=11).min() >= 1
+
+
+def test_unknown_problem_and_split():
+    with pytest.raises(DatasetError, match="unknown time-series problem"):
+        load_timeseries_text("gunpoint")
+    with pytest.raises(DatasetError, match="split"):
+        load_timeseries_text("plaid", "validation")
+    assert set(PROBLEMS) == {"plaid", "basic-motions", "italy-power-demand"}
+
+
+def test_pad_or_truncate():
+    out = pad_or_truncate([np.ones((1, 3)), np.arange(6.0)[None]], 4)
+    np.testing.assert_array_equal(out[:, 0], [[1, 1, 1, 0], [0, 1, 2, 3]])
+    with pytest.raises(ShapeError, match="channels"):
+        pad_or_truncate([np.ones((1, 3)), np.ones((2, 3))], 4)
+
+
+@pytest.fixture(scope="module")
+def plaid_slice():
+    train = load_timeseries_text("plaid", "train", n=60, seed=0)
+    test = load_timeseries_text("plaid", "test", n=20, seed=0)
+    return train, test
+
+
+def test_minirocket_shape_determinism_and_fit_identity(plaid_slice):
+    train, test = plaid_slice
+    enc = MiniRocketEncoder(num_kernels=168, seed=0)
+    with pytest.raises(NotFittedError):
+        enc.encode(test.a)
+    enc.fit(train.a)
+    a = enc.encode(test.a, batch_size=7)
+    assert a.shape == (20, enc.dim) == (20, 168) and a.dtype == np.float32
+    assert np.isfinite(a).all() and a.std() > 0
+    again = MiniRocketEncoder(num_kernels=168, seed=0).fit(train.a)
+    np.testing.assert_array_equal(again.encode(test.a), a)
+    assert again.name == enc.name
+    # Fitted on other series, it is another encoder: the cache must tell them apart.
+    other = MiniRocketEncoder(num_kernels=168, seed=0).fit(train.a[:30])
+    assert other.name != enc.name
+    # A series longer than every training series is cut, not refused; 1-d input works.
+    long = np.concatenate([test.a[0][0]] * 20)
+    assert enc.encode([long]).shape == (1, 168)
+    with pytest.raises(ShapeError, match="channel"):
+        enc.encode([np.ones((2, 50))])
+
+
+def test_catch22_shape_and_finite(plaid_slice):
+    train, _ = plaid_slice
+    enc = Catch22Encoder()
+    feats = enc.encode([*train.a[:6], np.zeros(30)], batch_size=4)
+    assert feats.shape == (7, 24) and np.isfinite(feats).all()
+    # catch24's mean and std keep amplitude: scaling a series changes its features.
+    scaled = enc.encode([train.a[0] * 10.0])
+    assert not np.allclose(scaled, feats[:1])
+    with pytest.raises(ShapeError):
+        Catch22Encoder(channels=6).encode([np.ones(20)])
+
+
+@pytest.mark.filterwarnings("ignore::csa.errors.WeakFitWarning")
+def test_end_to_end_csa_zero_shot_beats_chance(plaid_slice):
+    from csa.encoders import get
+
+    train = load_timeseries_text("plaid", "train", n=150, seed=1)
+    test = load_timeseries_text("plaid", "test", n=120, seed=1)
+    enc = MiniRocketEncoder(num_kernels=336, seed=0).fit(train.a)
+    x_train, x_test = enc.encode(train.a), enc.encode(test.a)
+    text = get("minilm-l6")
+    classes = text.encode(list(train.info["descriptions"]))
+    model = csa.CSA().fit(x_train, classes[train.labels])
+    scores = model.similarity(x_test, classes)
+    assert scores.shape == (120, 11)
+    accuracy = float(np.mean(scores.argmax(axis=1) == test.labels))
+    assert accuracy > 3 / 11, accuracy  # chance is 1/11
+
+
+def test_experiment_rows_format():
+    from csa.experiments.timeseries_text import METHODS, ZERO_SHOT, _Setting, run_setting, table
+
+    rows = run_setting(_Setting("italy-power-demand", "minirocket", (20,)), seeds=(0,))
+    keys = {"experiment", "dataset", "method", "n_pairs", "metric", "value", "seed"}
+    assert all(set(r) == keys for r in rows)
+    assert {r["method"] for r in rows} == {*METHODS, "chance", "linear-probe"}
+    assert {r["n_pairs"] for r in rows} == {20}
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    top1 = {r["method"]: r["value"] for r in rows if r["metric"] == ZERO_SHOT}
+    assert top1["chance"] == 0.5
+    assert top1["linear-probe"] > 0.6
+    assert "italy-power-demand/minirocket" in table(rows)
