@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 # Debian packages that ship data and tools used by the bundled data sets; installed when missing.
-SYSTEM_PACKAGES := dataset-fashion-mnist
+SYSTEM_PACKAGES := dataset-fashion-mnist espeak-ng flite fluidsynth fluid-soundfont-gm
 
 .PHONY: demo test lint setup clean
 

@@ -35,6 +35,8 @@ from csa.datasets.audio_synth import (
     flite_say,
     render_notes,
 )
+from csa.datasets.base import PairedDataset
+from csa.datasets.registry import register
 from csa.encoders.audio import cache_root
 from csa.encoders.audio_features import SAMPLE_RATE
 from csa.errors import DatasetError
@@ -267,4 +269,67 @@ def gm_notes(
     return _cached("gm-notes", config, cache_dir, build)
 
 
-__all__ = ["DIGITS", "WORDS", "AudioClips", "gm_notes", "spoken_words", "with_article"]
+def load_spoken_words(
+    words: tuple[str, ...] = DIGITS + WORDS,
+    n_espeak: int = 24,
+    n_flite: int = 10,
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> PairedDataset:
+    """Spoken digits and words (espeak-ng and flite) paired with the word; labels are words.
+
+    ``info`` holds the per-clip metadata (``engine``, ``voice``, ``voice_id``) for
+    engine-wise splits: train on espeak, test on flite.
+    """
+    clips = spoken_words(words, n_espeak=n_espeak, n_flite=n_flite, seed=seed, cache_dir=cache_dir)
+    index = {w: i for i, w in enumerate(words)}
+    labels = np.array([index[w] for w in clips.meta["word"].tolist()], dtype=np.int64)
+    return PairedDataset(
+        name="spoken-words",
+        a=clips.audio,
+        b=clips.text,
+        modalities=("audio", "text"),
+        labels=labels,
+        class_names=tuple(words),
+        info={"meta": clips.meta, "sample_rate": clips.sample_rate},
+    )
+
+
+def load_gm_instruments(
+    pitches: tuple[int, ...] = (48, 60, 72),
+    velocities: tuple[int, ...] = (64, 110),
+    seed: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> PairedDataset:
+    """Notes of the 128 GM instruments (FluidR3 soundfont) paired with captions.
+
+    Labels are the 16 GM families; ``info["meta"]`` holds ``program``, ``name``, ``pitch``,
+    ``velocity`` for splits that hold out whole instruments.
+    """
+    from csa.datasets.audio_gm import GM_FAMILIES
+
+    clips = gm_notes(pitches=pitches, velocities=velocities, seed=seed, cache_dir=cache_dir)
+    return PairedDataset(
+        name="gm-instruments",
+        a=clips.audio,
+        b=clips.text,
+        modalities=("audio", "text"),
+        labels=(clips.meta["program"] // 8).astype(np.int64),
+        class_names=GM_FAMILIES,
+        info={"meta": clips.meta, "sample_rate": clips.sample_rate},
+    )
+
+
+register("spoken-words", load_spoken_words, overwrite=True)
+register("gm-instruments", load_gm_instruments, overwrite=True)
+
+__all__ = [
+    "DIGITS",
+    "WORDS",
+    "AudioClips",
+    "gm_notes",
+    "load_gm_instruments",
+    "load_spoken_words",
+    "spoken_words",
+    "with_article",
+]

@@ -38,10 +38,9 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The csa cache folder: ``cache_dir``, else ``$CSA_CACHE_DIR``, else ``~/.cache/csa``."""
     if cache_dir is not None:
         return Path(cache_dir)
-    env = os.environ.get("CSA_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "csa"
+    from csa.encoders.cache import default_cache_dir
+
+    return default_cache_dir()
 
 
 def _tiny_en_dir() -> Path:
@@ -277,5 +276,27 @@ def _batched(
         chunks.append(fn(waves))
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
+
+def _register() -> None:
+    from csa.encoders.registry import register
+
+    for model in WHISPER_MODELS:
+        register(
+            f"whisper-{model}",
+            lambda model=model, **kw: WhisperEncoder(model, **kw),
+            description=f"Whisper {model} encoder (CTranslate2, int8 CPU), mean+std over audio",
+            overwrite=True,
+        )
+    register(
+        "whisper:",
+        lambda folder, **kw: WhisperEncoder(folder, **kw),
+        description="Whisper encoder from a CTranslate2 model folder",
+        argument="folder",
+        overwrite=True,
+    )
+    register("mfcc", MFCCEncoder, description="MFCC + deltas, mean+std", overwrite=True)
+
+
+_register()
 
 __all__ = ["MFCCEncoder", "WhisperEncoder", "cache_root", "whisper_model_dir"]
