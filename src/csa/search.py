@@ -186,10 +186,12 @@ class GalleryIndex:
             raise ShapeError("the index is empty: add() gallery items first")
         k_eff = min(k, self.ntotal)
         if query_rows is None:
-            widest = (
-                self.ntotal if self._faiss is not None else max(b.shape[0] for b in self._blocks)
-            )
-            query_rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, widest)))
+            if self._faiss is not None:
+                # FAISS blocks internally and returns only (m, k): big batches are cheap.
+                query_rows = _EMBED_ROWS
+            else:
+                widest = max(block.shape[0] for block in self._blocks)
+                query_rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, widest)))
         out_scores, out_ids = [], []
         for q in embed_blocks(
             self.model, queries, _other(self.side), rows=query_rows, **self.options
