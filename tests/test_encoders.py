@@ -100,6 +100,15 @@ def test_minilm_deterministic_and_batch_invariant(minilm: Encoder) -> None:
     np.testing.assert_allclose(first, minilm.encode(SENTENCES, batch_size=3), atol=2e-5)
 
 
+def test_minilm_shorter_cut_off_is_named_and_applied(minilm: Encoder) -> None:
+    short = enc.get("minilm-l6", max_seq_length=16)
+    assert short.name == "minilm-l6@16" and short.name != minilm.name
+    long_text = " ".join(SENTENCES)  # far past 16 word pieces
+    a, b = short.encode([SYNONYMS[0], long_text]), minilm.encode([SYNONYMS[0], long_text])
+    np.testing.assert_allclose(a[0], b[0], atol=1e-5)  # short text: untouched
+    assert _cos(a[1], b[1]) < 0.99  # long text: only its start was read
+
+
 def test_text_encoders_refuse_non_strings(minilm: Encoder, onnx_minilm: Encoder) -> None:
     for e in (minilm, onnx_minilm):
         with pytest.raises(DtypeError, match="strings"):

@@ -25,6 +25,7 @@ from csa.errors import EncoderError
 LITE_MEAN = (127.0, 127.0, 127.0)
 LITE_STD = (128.0, 128.0, 128.0)
 LITE0_SIZE = 224
+FORWARD_CHUNK = 8
 
 
 class EfficientNetLite0Encoder(BatchedEncoder):
@@ -64,7 +65,8 @@ class EfficientNetLite0Encoder(BatchedEncoder):
             raise EncoderError(
                 f"cannot load EfficientNet-Lite0 weights from {weights_path}: {exc}"
             ) from exc
-        self._model = model.to(device).eval()
+        # channels-last runs the depthwise convolutions about a third faster on CPU
+        self._model = model.to(device).to(memory_format=torch.channels_last).eval()
         self._device = torch.device(device)
         self._crop_fraction = float(crop_fraction)
         suffix = "" if crop_fraction == DEFAULT_CROP_FRACTION else f"@crop{crop_fraction:g}"
@@ -88,14 +90,20 @@ class EfficientNetLite0Encoder(BatchedEncoder):
         import torch
 
         x = torch.from_numpy(np.stack([self.preprocess(item) for item in batch]))
-        return self._model.extract_features(x.to(self._device))
+        x = x.to(self._device).contiguous(memory_format=torch.channels_last)
+        return self._model.extract_features(x)
 
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         import torch
 
+        parts = []
         with torch.inference_mode():
-            feats = self._forward(batch).mean(dim=(2, 3))
-        return feats.float().cpu().numpy()
+            # small forward passes keep activations in cache: 8 at a time ran ~1.5x
+            # faster than 64 at a time on CPU, whatever batch size the caller picked
+            for start in range(0, len(batch), FORWARD_CHUNK):
+                chunk = batch[start : start + FORWARD_CHUNK]
+                parts.append(self._forward(chunk).mean(dim=(2, 3)).float().cpu().numpy())
+        return np.concatenate(parts)
 
     def classify(self, items: Sequence[Any]) -> np.ndarray:
         """ImageNet-1k class probabilities, through the bundled head: a check on preprocessing."""
