@@ -100,7 +100,9 @@ def _probe(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarra
     if np.unique(y_tr).size < 2:
         return float("nan")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(x_tr, y_tr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "more classes than half the samples"
+        clf.fit(x_tr, y_tr)
     return float(np.mean(clf.predict(x_te) == y_te))
 
 
@@ -165,7 +167,7 @@ def _words(enc_name: str, quick: bool, seed: int, cache_dir: Any, text_enc: Any)
     n_espeak, n_val, n_flite = (8, 2, 4) if quick else (16, 4, 8)
     clips = spoken_words(words, n_espeak=n_espeak, n_flite=n_flite, seed=seed, cache_dir=cache_dir)
     x = _encode(_audio_encoder(enc_name, cache_dir), clips, cache_dir)
-    t = cached_encode(text_enc, list(clips.text), cache_dir=cache_dir)
+    t = cached_encode(text_enc, list(clips.text), cache_dir=cache_dir, show_progress=False)
     classes = cached_encode(text_enc, list(words), cache_dir=cache_dir)
     index = {w: i for i, w in enumerate(words)}
     y = np.array([index[w] for w in clips.meta["word"].tolist()])
@@ -206,7 +208,7 @@ def _instruments(enc_name: str, quick: bool, seed: int, cache_dir: Any, text_enc
     else:
         clips = gm_notes(pitches=(48, 60, 72), velocities=(100,), seed=seed, cache_dir=cache_dir)
     x = _encode(_audio_encoder(enc_name, cache_dir), clips, cache_dir)
-    t = cached_encode(text_enc, list(clips.text), cache_dir=cache_dir)
+    t = cached_encode(text_enc, list(clips.text), cache_dir=cache_dir, show_progress=False)
     prog = clips.meta["program"]
     test, val = _split_programs(prog, seed, n_test=2, n_val=1)
     train = ~(test | val)
