@@ -14,8 +14,9 @@ either side.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 
@@ -94,11 +95,49 @@ def oas_relative_ridge(cov: np.ndarray, n: int) -> float:
     return float(np.clip(shrinkage / (1.0 - shrinkage), _MIN_AUTO_RIDGE, _MAX_AUTO_RIDGE))
 
 
-def _whitener(cov: np.ndarray, relative_ridge: float, side: str) -> tuple[np.ndarray, int]:
+class _MomentsMemo:
+    """Results computed from recently solved moments, keyed by the moments' identity.
+
+    Refitting the same moments with another ridge (a ridge search), or fitting CSA and
+    CCA on them (they share one solution), then costs nothing or one SVD instead of
+    two O(d^3) eigendecompositions. Moments are immutable, so identity is a safe key;
+    only the last few are kept.
+    """
+
+    def __init__(self, kept: int = 16) -> None:
+        self._kept = kept
+        self._entries: list[tuple[PairMoments, Hashable, Any]] = []
+
+    def get(self, moments: PairMoments, key: Hashable, compute: Callable[[], Any]) -> Any:
+        for seen, seen_key, value in self._entries:
+            if seen is moments and seen_key == key:
+                return value
+        value = compute()
+        self._entries.append((moments, key, value))
+        del self._entries[: -self._kept]
+        return value
+
+
+_MEMO = _MomentsMemo()
+
+
+def side_spectrum(moments: PairMoments, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(eigenvalues, eigenvectors)`` of one side's covariance, ascending, memoised."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        comoment = moments.comoment_aa if side == "a" else moments.comoment_bb
+        return np.linalg.eigh(comoment / moments.n)
+
+    return _MEMO.get(moments, ("spectrum", side), compute)
+
+
+def _whitener(
+    cov: np.ndarray, spectrum: tuple[np.ndarray, np.ndarray], relative_ridge: float, side: str
+) -> tuple[np.ndarray, int]:
     """A matrix ``W`` with ``W' (C + r mu I) W = I`` and the numerical rank of ``C``."""
     d = cov.shape[0]
     mean_var = float(np.trace(cov)) / d
-    eigvals, eigvecs = np.linalg.eigh(cov)
+    eigvals, eigvecs = spectrum
     top = max(float(eigvals[-1]), 0.0)
     rank = int(np.sum(eigvals > _RANK_RTOL * top)) if top > 0 else 0
     if top <= 0:
@@ -143,10 +182,24 @@ def solve_cca(moments: PairMoments, ridge: RidgeSpec = "auto") -> CanonicalSolut
     """
     if moments.n < 2:
         raise RankDeficientError(f"need at least 2 pairs to solve; have {moments.n}")
-    cov_aa, cov_bb, cov_ab = moments.covariances()
     ridge_a, ridge_b = resolve_ridges(moments, ridge)
-    white_a, rank_a = _whitener(cov_aa, ridge_a, "a")
-    white_b, rank_b = _whitener(cov_bb, ridge_b, "b")
+    solution = _MEMO.get(
+        moments, ("cca", ridge_a, ridge_b), lambda: _solve(moments, ridge_a, ridge_b)
+    )
+    _warn_if_weak(moments, solution.rank_a, solution.rank_b, solution.correlations.shape[0])
+    # Copies: a caller that edits its projections in place must not edit the memo.
+    return replace(
+        solution,
+        proj_a=solution.proj_a.copy(),
+        proj_b=solution.proj_b.copy(),
+        correlations=solution.correlations.copy(),
+    )
+
+
+def _solve(moments: PairMoments, ridge_a: float, ridge_b: float) -> CanonicalSolution:
+    cov_aa, cov_bb, cov_ab = moments.covariances()
+    white_a, rank_a = _whitener(cov_aa, side_spectrum(moments, "a"), ridge_a, "a")
+    white_b, rank_b = _whitener(cov_bb, side_spectrum(moments, "b"), ridge_b, "b")
     whitened_cross = white_a.T @ cov_ab @ white_b
     left, rho, right_t = np.linalg.svd(whitened_cross, full_matrices=False)
     cap = min(moments.dim_a, moments.dim_b, moments.n - 1, rho.shape[0])
@@ -158,11 +211,10 @@ def solve_cca(moments: PairMoments, ridge: RidgeSpec = "auto") -> CanonicalSolut
     proj_a = white_a @ left[:, :k]
     proj_b = white_b @ right_t[:k].T
     _deterministic_signs(proj_a, proj_b)
-    _warn_if_weak(moments, rank_a, rank_b, k)
     return CanonicalSolution(
         proj_a=proj_a,
         proj_b=proj_b,
-        correlations=rho[:k].copy(),
+        correlations=rho[:k],
         ridge_a=ridge_a,
         ridge_b=ridge_b,
         rank_a=rank_a,
@@ -184,5 +236,5 @@ def _warn_if_weak(moments: PairMoments, rank_a: int, rank_b: int, k: int) -> Non
             + f": the ridge stabilises the fit, and only {k} canonical dimension(s) carry "
             "shared signal; treat correlations near 1 with suspicion",
             WeakFitWarning,
-            stacklevel=4,
+            stacklevel=5,
         )

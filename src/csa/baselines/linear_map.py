@@ -14,7 +14,7 @@ from csa.base import unit_rows
 from csa.errors import RankDeficientError
 from csa.moment_model import MomentModel
 from csa.moments import PairMoments
-from csa.solver import Ridge, oas_relative_ridge, split_ridge
+from csa.solver import Ridge, oas_relative_ridge, side_spectrum, split_ridge
 
 
 class LinearMap(MomentModel):
@@ -35,7 +35,7 @@ class LinearMap(MomentModel):
         relative = oas_relative_ridge(cov_aa, moments.n) if spec == "auto" else float(spec)
         d = cov_aa.shape[0]
         mean_var = float(np.trace(cov_aa)) / d
-        eigvals, eigvecs = np.linalg.eigh(cov_aa)
+        eigvals, eigvecs = side_spectrum(moments, "a")
         top = max(float(eigvals[-1]), 0.0)
         if top <= 0 or (relative == 0 and eigvals[0] <= 1e-10 * top):
             raise RankDeficientError(

@@ -18,6 +18,7 @@ from csa.base import PairedModel
 from csa.baselines import ASIF, CCA, LinearMap
 from csa.errors import WeakFitWarning
 from csa.model import CSA
+from csa.moments import PairMoments, moments_of
 from csa.tasks.sim_dim import default_candidates
 
 METHODS: dict[str, Callable[[], PairedModel]] = {
@@ -56,55 +57,93 @@ def budgets(pool: int, smallest: int = 10) -> list[int]:
     return [*grid, pool]
 
 
-def quiet_fit(model: PairedModel, a: np.ndarray, b: np.ndarray) -> PairedModel:
-    """Fit, silencing the weak-fit warning: small budgets are the point of the sweep."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", WeakFitWarning)
-        return model.fit(a, b)
+# Ridges tried on held-out pairs, in units of each side's mean variance ("auto" = OAS).
+RIDGE_GRID: tuple[float | str, ...] = ("auto", 0.1, 0.3, 1.0, 3.0, 10.0)
+# Fewer held-out pairs than this cannot rank hyperparameters; defaults are used instead.
+MIN_VALIDATION_PAIRS = 10
+
+Evaluate = Callable[[PairedModel, np.ndarray, dict[str, Any]], float]
 
 
-def choose_sim_dim(
-    method: str,
-    a: np.ndarray,
-    b: np.ndarray,
-    evaluate: Callable[[PairedModel, np.ndarray, int], float],
-    *,
-    val_fraction: float = 0.2,
-    seed: int = 0,
-) -> int | None:
-    """Pick ``sim_dim`` using only the training budget: fit on part, validate on the rest.
+def _candidates(method: str, model: PairedModel) -> list[dict[str, Any]]:
+    """Query options worth trying on one fitted model (sim_dim costs no refit)."""
+    if method in TUNES_SIM_DIM:
+        return [{"sim_dim": s} for s in default_candidates(model.n_components_)]
+    return [{}]
 
-    ``evaluate(model, val_index, s)`` scores a candidate on the held-out rows of the
-    budget (higher is better). Returns ``None`` (keep every dimension) when the budget
-    is too small to hold anything out. Ties go to the smaller ``s``.
-    """
-    n = a.shape[0]
-    n_val = max(2, round(val_fraction * n))
-    if n - n_val < 3:
+
+def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Seeded (fit, held-out) indices of the budget, or None when it is too small."""
+    n_val = max(MIN_VALIDATION_PAIRS, round(val_fraction * n))
+    if n - n_val < MIN_VALIDATION_PAIRS:
         return None
     order = np.random.default_rng(seed).permutation(n)
-    val_idx, fit_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    model = quiet_fit(METHODS[method](), a[fit_idx], b[fit_idx])
-    curve = {s: evaluate(model, val_idx, s) for s in default_candidates(model.n_components_)}
-    return max(curve, key=lambda s: (curve[s], -s))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def choose_hyperparameters(
+    method: str,
+    moments: PairMoments,
+    val_idx: np.ndarray,
+    evaluate: Evaluate,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pick the ridge and ``sim_dim`` on held-out pairs of the training budget.
+
+    ``moments`` are those of the budget's fitting part; every ridge of
+    :data:`RIDGE_GRID` and, for CSA and CCA, every ``sim_dim`` is scored by
+    ``evaluate(model, val_idx, query_options)`` (higher is better). One protocol for
+    every method with such knobs. Returns ``(constructor options, query options)``.
+    """
+    if method not in TUNES_SIM_DIM and method != "LinearMap":
+        return {}, {}
+    best: tuple[float, int, dict[str, Any], dict[str, Any]] | None = None
+    for ridge in RIDGE_GRID:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WeakFitWarning)
+            model = METHODS[method](ridge=ridge).fit_moments(moments)
+        for options in _candidates(method, model):
+            score = evaluate(model, val_idx, options)
+            # Ties go to the earlier ridge and the smaller sim_dim: the simpler model.
+            key = (score, -options.get("sim_dim", 0))
+            if best is None or key > best[:2]:
+                best = (*key, {"ridge": ridge}, options)
+    assert best is not None
+    return best[2], best[3]
 
 
 def fit_methods(
     a: np.ndarray,
     b: np.ndarray,
-    evaluate: Callable[[PairedModel, np.ndarray, int], float],
+    evaluate: Evaluate,
     *,
     methods: Sequence[str] = tuple(METHODS),
+    val_fraction: float = 0.2,
     seed: int = 0,
 ) -> dict[str, tuple[PairedModel, dict[str, Any]]]:
-    """Every method fitted on the same pairs, with the query options each should use."""
+    """Every method fitted on the same pairs, with the query options each should use.
+
+    Hyperparameters are chosen on a seeded held-out part of the same budget (the same
+    split for every method), then each model is refitted on the whole budget. With
+    fewer than :data:`MIN_VALIDATION_PAIRS` pairs to hold out, defaults are used.
+    ASIF keeps its paper's k=800, p=8. The moments are computed once and shared.
+    """
+    split = _split(a.shape[0], val_fraction, seed)
+    fit_moments = None if split is None else moments_of(a[split[0]], b[split[0]])
+    all_moments = moments_of(a, b)
     fitted = {}
     for method in methods:
-        model = quiet_fit(METHODS[method](), a, b)
+        params: dict[str, Any] = {}
         options: dict[str, Any] = {}
-        if method in TUNES_SIM_DIM:
-            s = choose_sim_dim(method, a, b, evaluate, seed=seed)
-            if s is not None:
-                options["sim_dim"] = min(s, model.n_components_)
+        if split is not None:
+            params, options = choose_hyperparameters(method, fit_moments, split[1], evaluate)
+        model = METHODS[method](**params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WeakFitWarning)
+            if hasattr(model, "fit_moments"):
+                model.fit_moments(all_moments)
+            else:
+                model.fit(a, b)
+        if "sim_dim" in options:
+            options = {"sim_dim": min(options["sim_dim"], model.n_components_)}
         fitted[method] = (model, options)
     return fitted

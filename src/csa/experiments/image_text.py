@@ -60,8 +60,8 @@ def run(
             index = train.sample_index(n, seed=seed)
             a, b, y = images[index], captions[index], labels[index]
 
-            def zero_shot_on_budget(model: Any, val: np.ndarray, s: int, a=a, y=y) -> float:
-                return zero_shot_classify(model, a[val], classes, y[val], sim_dim=s).top1
+            def zero_shot_on_budget(model: Any, val: np.ndarray, opts: dict, a=a, y=y) -> float:
+                return zero_shot_classify(model, a[val], classes, y[val], **opts).top1
 
             for method, (model, opts) in fit_methods(a, b, zero_shot_on_budget, seed=seed).items():
                 zs = zero_shot_classify(model, test_images, classes, test_labels, **opts)

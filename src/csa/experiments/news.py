@@ -114,8 +114,8 @@ def run(
             index = train.sample_index(n, seed=seed)
             a, b = bodies[index], headlines[index]
 
-            def evaluate(model: Any, val: np.ndarray, s: int, a=a, b=b) -> float:
-                return evaluate_retrieval(model, a[val], b[val], sim_dim=s).mean_map
+            def evaluate(model: Any, val: np.ndarray, opts: dict, a=a, b=b) -> float:
+                return evaluate_retrieval(model, a[val], b[val], **opts).mean_map
 
             for method, (model, options) in fit_methods(a, b, evaluate, seed=seed).items():
                 for metric, value in _metrics(model, test, options, seed).items():
