@@ -115,15 +115,22 @@ def check_output(out: Any, n_items: int, dim: int, name: str) -> np.ndarray:
 
 
 class BatchedEncoder(abc.ABC):
-    """Base class: subclasses say how to embed one batch; this class does the rest."""
+    """Base class: subclasses say how to embed one batch; this class does the rest.
+
+    Subclasses set ``self._name`` and ``self._dim`` when they load, or override the
+    properties where either is known only later.
+    """
+
+    _name: str
+    _dim: int
 
     @property
-    @abc.abstractmethod
-    def name(self) -> str: ...
+    def name(self) -> str:
+        return self._name
 
     @property
-    @abc.abstractmethod
-    def dim(self) -> int: ...
+    def dim(self) -> int:
+        return self._dim
 
     @abc.abstractmethod
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:

@@ -81,14 +81,6 @@ class EfficientNetLite0Encoder(BatchedEncoder):
         self._name = "efficientnet-lite0" + suffix
         self._dim = int(self._model._bn1.num_features)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
     def preprocess(self, item: Any) -> np.ndarray:
         """One image as the normalised 3 x size x size array the network takes."""
         img = resize_center_crop(load_image(item), self._image_size, self._crop_fraction)

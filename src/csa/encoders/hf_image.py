@@ -82,14 +82,6 @@ class HFImageEncoder(BatchedEncoder):
         probe = np.full((224, 224, 3), 128, dtype=np.uint8)  # dims vary by config; ask the model
         self._dim = int(self._features([probe]).shape[1])
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
     def _features(self, batch: Sequence[Any]) -> np.ndarray:
         import torch
 
@@ -155,14 +147,6 @@ class TimmImageEncoder(BatchedEncoder):
         self._device = torch.device(device)
         self._model = net.to(self._device).eval()
         self._dim = int(net.num_features)
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         import torch

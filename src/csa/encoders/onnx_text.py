@@ -96,14 +96,6 @@ class OnnxSentenceEncoder(BatchedEncoder):
             f"{self._name!r}: {model_path} has no (batch, sequence, hidden) float output to pool"
         )
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         texts = check_texts(batch, self._name)
         encodings = self._tokenizer.encode_batch(texts)

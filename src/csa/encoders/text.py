@@ -82,14 +82,6 @@ class SentenceTransformerEncoder(BatchedEncoder):
             dim = int(self._encode_batch([""]).shape[1])
         return int(dim)
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        return self._dim
-
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         import torch
 
