@@ -1,7 +1,7 @@
 """The single path every array takes into csa.
 
 Users hand in numpy arrays, torch tensors, lists or data frames; whatever arrives, it
-leaves here as a finite, 2-D float64 numpy array, or a :mod:`csa.errors` exception
+leaves here as a finite, 2-D float32 or float64 numpy array, or a :mod:`csa.errors` exception
 that names what is wrong. Checking once, at the boundary, is what lets the numerical
 code below assume clean input.
 """
@@ -20,12 +20,16 @@ _NUMERIC_KINDS = frozenset("biuf")
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Turn tensors and array-likes into numpy without copying when possible."""
     if hasattr(x, "detach") and hasattr(x, "cpu") and type(x).__module__.startswith("torch"):
+        import torch  # already imported by whoever made the tensor
+
         tensor = x.detach().cpu()
         if tensor.is_complex():
             raise DtypeError(f"{name} is a complex tensor; csa needs real-valued features")
         if not tensor.dtype.is_floating_point:
             return tensor.numpy()
-        # bfloat16 has no numpy equivalent; every float dtype is widened for the maths anyway.
+        if tensor.dtype in (torch.float32, torch.float64):
+            return tensor.numpy()
+        # bfloat16 and float16 are widened, as they would be for the maths anyway.
         return tensor.double().numpy()
     try:
         return np.asarray(x)
@@ -34,7 +38,7 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
 
 
 def check_features(x: Any, name: str = "a", *, n_features: int | None = None) -> np.ndarray:
-    """Validate one side's features and return them as a float64 ``(n, d)`` array.
+    """Validate one side's features and return them as a float ``(n, d)`` array.
 
     Integer, boolean and low-precision float input is converted; strings, objects and
     complex numbers are refused, because they mean the items were never encoded.
@@ -75,7 +79,10 @@ def check_features(x: Any, name: str = "a", *, n_features: int | None = None) ->
         raise ShapeError(
             f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}"
         )
-    arr = np.asarray(arr, dtype=np.float64)
+    if arr.dtype not in (np.float32, np.float64):
+        # float32 stays as it is: moments accumulate in float64 whatever the input, and a
+        # copy of every streamed chunk would cost time and memory for nothing.
+        arr = np.asarray(arr, dtype=np.float64)
     finite = np.isfinite(arr)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
