@@ -17,7 +17,7 @@ import numpy as np
 
 from csa.datasets import load_fashion_mnist
 from csa.encoders import cached_encode, get
-from csa.experiments.common import budgets, fit_methods, result_row
+from csa.experiments.common import budgets, fit_methods, probe_accuracy, result_row
 from csa.tasks import (
     IMAGE_TEMPLATES,
     build_class_embeddings,
@@ -89,7 +89,7 @@ def run(
                     "linear-probe",
                     n,
                     "zero-shot top-1",
-                    _probe_accuracy(a, y, test_images, test_labels),
+                    probe_accuracy(a, y, test_images, test_labels),
                     seed,
                 )
             )
@@ -100,15 +100,3 @@ def run(
         ):
             rows.append(result_row(EXPERIMENT, DATASET, "chance", n, metric, value))
     return rows
-
-
-def _probe_accuracy(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    """Supervised ceiling: logistic regression on the same training images and labels."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if np.unique(y).shape[0] < 2:
-        return float(np.mean(y_test == y[0]))
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    return float(probe.fit(x, y).score(x_test, y_test))
