@@ -27,7 +27,11 @@ from csa.errors import EncoderError
 EncoderFactory = Callable[..., Encoder]
 
 # Modules that call register() at import time; one line per modality module.
-_PLUGIN_MODULES: tuple[str, ...] = ("csa.encoders.timeseries", "csa.encoders.audio")
+_PLUGIN_MODULES: tuple[str, ...] = (
+    "csa.encoders.timeseries",
+    "csa.encoders.audio",
+    "csa.encoders.shapes",
+)
 _ENTRY_POINT_GROUP = "csa.encoders"
 
 
