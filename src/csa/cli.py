@@ -397,7 +397,10 @@ def demo(
     ),
     quick: Annotated[bool, typer.Option(help="Smaller pools: a fast smoke run.")] = False,
     section: Annotated[
-        list[str] | None, typer.Option(help="Run only these sections (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Run only these sections (repeatable); shapes3d-text runs only when named."
+        ),
     ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
 ) -> None:
