@@ -7,7 +7,10 @@ STAMP  := $(VENV)/.installed
 # Debian packages that ship data and tools used by the bundled data sets; installed when missing.
 SYSTEM_PACKAGES := dataset-fashion-mnist espeak-ng flite fluidsynth fluid-soundfont-gm
 
-.PHONY: demo test lint setup clean
+# KiCad's 3D part models (about 380 MB): only `make shapes3d` installs them, never setup.
+SHAPES3D_PACKAGE := kicad-packages3d
+
+.PHONY: demo test lint setup clean shapes3d
 
 setup: $(STAMP)
 
@@ -27,6 +30,16 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(VENV)/bin/csa demo
+
+# The opt-in 3D shapes <-> text section; --no-install-recommends: the models alone, not KiCad.
+shapes3d: $(STAMP)
+	@dpkg -s $(SHAPES3D_PACKAGE) >/dev/null 2>&1 || { \
+	  echo "installing Debian package $(SHAPES3D_PACKAGE) (about 380 MB)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$SUDO apt-get install -y -qq --no-install-recommends $(SHAPES3D_PACKAGE); }
+	$(PIP) install --quiet -e '.[shapes3d]'
+	$(VENV)/bin/csa demo --section shapes3d-text --out results/shapes3d
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
