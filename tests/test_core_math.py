@@ -160,3 +160,17 @@ def test_auto_ridge_grows_when_pairs_are_few():
     few = _fit(a[:60], b[:60])
     assert few.ridge_[0] > 10 * many.ridge_[0]
     assert few.ridge_[1] > 10 * many.ridge_[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_products_match_numpy(dtype):
+    """The SYRK/GEMM helpers behind the moments give the full symmetric x'x and x'y."""
+    from csa.linalg import cross, gram
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((53, 7)).astype(dtype)
+    y = rng.standard_normal((53, 4)).astype(dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gram(x), x.astype(np.float64).T @ x, rtol=tol, atol=tol)
+    np.testing.assert_allclose(cross(x, y), x.astype(np.float64).T @ y, rtol=tol, atol=tol)
+    assert gram(x).dtype == dtype and np.array_equal(gram(x), gram(x).T)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from csa.errors import ShapeError
+from csa.linalg import cross, gram
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ class PairMoments:
             n=n,
             mean_a=mean_a,
             mean_b=mean_b,
-            comoment_aa=np.asarray(ac.T @ ac, dtype=np.float64),
-            comoment_bb=np.asarray(bc.T @ bc, dtype=np.float64),
-            comoment_ab=np.asarray(ac.T @ bc, dtype=np.float64),
+            comoment_aa=np.asarray(gram(ac), dtype=np.float64),
+            comoment_bb=np.asarray(gram(bc), dtype=np.float64),
+            comoment_ab=np.asarray(cross(ac, bc), dtype=np.float64),
         )
 
     def merge(self, other: PairMoments) -> PairMoments:
