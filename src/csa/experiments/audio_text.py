@@ -243,8 +243,9 @@ def run(
     and Whisper base encoders. Whisper runs on a 5 s window instead of its native 30 s:
     every clip is shorter than 5 s, only the frames that hold audio are pooled, and
     the encoder costs 12x less on a CPU (the 30 s window, ``"whisper-base"``, made the
-    demo's audio section take most of an hour on 2 cores). Pass ``encoders`` for others. ``seed`` draws the data (voices, held-out instruments);
-    ``seeds`` draw the budgets. Data and embeddings are cached under ``cache_dir``,
+    demo's audio section take most of an hour on 2 cores). Pass ``encoders`` for
+    others. ``seed`` draws the data (voices, held-out instruments); ``seeds`` draw the
+    budgets. Data and embeddings are cached under ``cache_dir``,
     so reruns skip the slow parts.
     """
     from csa.encoders import get as get_encoder

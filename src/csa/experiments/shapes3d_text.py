@@ -27,28 +27,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from csa.datasets.base import PairedDataset
 from csa.datasets.shapes3d import CATEGORIES, load_kicad_shapes
-from csa.encoders.base import Encoder
 from csa.encoders.shapes import ShapeDistributionEncoder
-from csa.experiments.common import (
-    budgets,
-    fit_methods,
-    probe_scores,
-    result_rows,
-    zero_shot_selection_score,
+from csa.experiments.class_text import (
+    class_text_sweep,
+    description_embeddings,
+    encode,
+    top_k_name,
 )
-from csa.tasks.metrics import mean_average_precision, top_k_accuracy
-from csa.tasks.zero_shot import zero_shot_scores
+from csa.experiments.common import budgets
 
 EXPERIMENT = "shapes3d-text"
-ZERO_SHOT = "zero-shot top-1"
-TOP3 = "zero-shot top-3"
+ZERO_SHOT = top_k_name(1)
+TOP3 = top_k_name(3)
 RETRIEVAL = "retrieval mAP (text->shape)"
 TEST_FRACTION = 0.3
-CHANCE_DRAWS = 200
 #: Models per category: the full run reads about 1,800 files (two minutes the first
 #: time, then from the cloud cache); the quick run a third of that on fewer categories.
 FULL_PER_CATEGORY = 100
@@ -65,47 +59,6 @@ QUICK_CATEGORIES: tuple[str, ...] = (
     "Package_QFP",
     "Package_BGA",
 )
-
-
-def _encode(encoder: Encoder, items: Sequence[Any], cache_dir: str | Path | None) -> np.ndarray:
-    from csa.encoders.cache import cached_encode
-
-    return cached_encode(encoder, items, cache_dir=cache_dir, batch_size=256, show_progress=False)
-
-
-def _text_encoder() -> Encoder:
-    from csa.encoders.registry import get
-
-    return get("minilm-l6")
-
-
-def _metrics(scores: np.ndarray, test_y: np.ndarray) -> dict[str, float]:
-    """Top-1 and top-3 of shapes -> classes; mAP with class descriptions as queries."""
-    present = np.unique(test_y)
-    return {
-        ZERO_SHOT: top_k_accuracy(scores, test_y),
-        TOP3: top_k_accuracy(scores, test_y, k=3),
-        RETRIEVAL: mean_average_precision(
-            scores.T[present], query_labels=present, gallery_labels=test_y
-        ),
-    }
-
-
-def _chance(test_y: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Uniform guessing: 1/C and 3/C for top-k, the mean AP of random rankings."""
-    rng = np.random.default_rng(0)
-    present = np.unique(test_y)
-    aps = [
-        mean_average_precision(
-            rng.random((present.size, test_y.size)), query_labels=present, gallery_labels=test_y
-        )
-        for _ in range(CHANCE_DRAWS)
-    ]
-    return {
-        ZERO_SHOT: 1.0 / n_classes,
-        TOP3: min(3, n_classes) / n_classes,
-        RETRIEVAL: float(np.mean(aps)),
-    }
 
 
 def split_models(data: PairedDataset, seed: int = 0) -> tuple[PairedDataset, PairedDataset]:
@@ -129,36 +82,24 @@ def run_on(
     train, test = split_models(data)
     assert train.labels is not None and test.labels is not None
     n_classes = len(data.class_names)
-    encoder = ShapeDistributionEncoder()
-    train_x = _encode(encoder, train.a, cache_dir)
-    test_x = _encode(encoder, test.a, cache_dir)
-    classes = np.asarray(
-        _encode(_text_encoder(), list(data.info["descriptions"]), cache_dir), dtype=np.float64
-    )
-    train_t = classes[train.labels]
+    train_x = encode(ShapeDistributionEncoder(), train.a, cache_dir)
+    test_x = encode(ShapeDistributionEncoder(), test.a, cache_dir)
+    classes = description_embeddings(data.info["descriptions"], cache_dir)
     if n_pairs is None:
         n_pairs = budgets(len(train), smallest=max(10, n_classes))
-
-    rows: list[dict[str, Any]] = []
-    for n in n_pairs:
-        for seed in seeds if n <= 300 else seeds[:1]:
-            index = train.sample_index(n, seed=seed)
-            x, t, y = train_x[index], train_t[index], train.labels[index]
-
-            def evaluate(model: Any, val: np.ndarray, opts: dict, x=x, y=y) -> float:
-                return zero_shot_selection_score(model, x[val], classes, y[val], opts)
-
-            for method, (model, opts) in fit_methods(x, t, evaluate, seed=seed).items():
-                scores = zero_shot_scores(model, test_x, classes, **opts)
-                rows += result_rows(
-                    EXPERIMENT, label, method, n, _metrics(scores, test.labels), seed
-                )
-            probe = probe_scores(x, y, test_x, n_classes)
-            rows += result_rows(
-                EXPERIMENT, label, "linear-probe", n, _metrics(probe, test.labels), seed
-            )
-        rows += result_rows(EXPERIMENT, label, "chance", n, _chance(test.labels, n_classes))
-    return rows
+    return class_text_sweep(
+        EXPERIMENT,
+        label,
+        train,
+        train_x,
+        test_x,
+        test.labels,
+        classes,
+        n_pairs,
+        seeds,
+        retrieval=RETRIEVAL,
+        top_ks=(1, 3),
+    )
 
 
 def run(

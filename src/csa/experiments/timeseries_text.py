@@ -24,30 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from csa.datasets.base import PairedDataset
 from csa.datasets.timeseries import load_timeseries_text
 from csa.encoders.base import Encoder
 from csa.encoders.timeseries import Catch22Encoder, MiniRocketEncoder
 from csa.errors import ParameterError
-from csa.experiments.common import (
-    budgets,
-    fit_methods,
-    probe_scores,
-    result_rows,
-    zero_shot_selection_score,
+from csa.experiments.class_text import (
+    class_text_sweep,
+    description_embeddings,
+    encode,
+    top_k_name,
 )
-from csa.tasks.metrics import mean_average_precision, top_k_accuracy
-from csa.tasks.zero_shot import zero_shot_scores
+from csa.experiments.common import budgets
 
 EXPERIMENT = "timeseries-text"
-ZERO_SHOT = "zero-shot top-1"
+ZERO_SHOT = top_k_name(1)
 RETRIEVAL = "retrieval mAP (text->series)"
 #: MiniRocket kernels: 840 (10 sets of 84) keeps the CCA solve small; MiniRocket's own
 #: default of 10,000 would make every fit an eigendecomposition of a 10k x 10k matrix.
 NUM_KERNELS = 840
-CHANCE_DRAWS = 200
 
 
 @dataclass(frozen=True)
@@ -73,42 +68,6 @@ def _make_encoder(kind: str, train: PairedDataset) -> Encoder:
     raise ParameterError(f"unknown time-series encoder {kind!r}; use minirocket or catch22")
 
 
-def _encode(encoder: Encoder, items: Sequence[Any], cache_dir: str | Path | None) -> np.ndarray:
-    from csa.encoders.cache import cached_encode
-
-    return cached_encode(encoder, items, cache_dir=cache_dir, batch_size=256, show_progress=False)
-
-
-def _text_encoder() -> Encoder:
-    from csa.encoders.registry import get
-
-    return get("minilm-l6")
-
-
-def _metrics(scores: np.ndarray, test_y: np.ndarray) -> dict[str, float]:
-    """Zero-shot top-1 on series -> classes and mAP with class descriptions as queries."""
-    present = np.unique(test_y)
-    return {
-        ZERO_SHOT: top_k_accuracy(scores, test_y),
-        RETRIEVAL: mean_average_precision(
-            scores.T[present], query_labels=present, gallery_labels=test_y
-        ),
-    }
-
-
-def _chance(test_y: np.ndarray, n_classes: int) -> dict[str, float]:
-    """Uniform guessing: 1/C for top-1 and the mean AP of random rankings."""
-    rng = np.random.default_rng(0)
-    present = np.unique(test_y)
-    aps = [
-        mean_average_precision(
-            rng.random((present.size, test_y.size)), query_labels=present, gallery_labels=test_y
-        )
-        for _ in range(CHANCE_DRAWS)
-    ]
-    return {ZERO_SHOT: 1.0 / n_classes, RETRIEVAL: float(np.mean(aps))}
-
-
 def run_setting(
     setting: Setting,
     seeds: Sequence[int],
@@ -126,36 +85,23 @@ def run_setting(
     assert train.class_names is not None
     n_classes = len(train.class_names)
     encoder = _make_encoder(setting.encoder, train)
-    train_x = _encode(encoder, train.a, cache_dir)
-    test_x = _encode(encoder, test.a, cache_dir)
-    classes = np.asarray(
-        _encode(_text_encoder(), list(train.info["descriptions"]), cache_dir), dtype=np.float64
-    )
-    train_t = classes[train.labels]
-    label = f"{setting.dataset}/{setting.encoder}"
+    train_x = encode(encoder, train.a, cache_dir)
+    test_x = encode(encoder, test.a, cache_dir)
+    classes = description_embeddings(train.info["descriptions"], cache_dir)
     if n_pairs is None:
         n_pairs = budgets(len(train), smallest=max(10, n_classes))
-
-    rows: list[dict[str, Any]] = []
-    for n in n_pairs:
-        for seed in seeds if n <= 300 else seeds[:1]:
-            index = train.sample_index(n, seed=seed)
-            x, t, y = train_x[index], train_t[index], train.labels[index]
-
-            def evaluate(model: Any, val: np.ndarray, opts: dict, x=x, y=y) -> float:
-                return zero_shot_selection_score(model, x[val], classes, y[val], opts)
-
-            for method, (model, opts) in fit_methods(x, t, evaluate, seed=seed).items():
-                scores = zero_shot_scores(model, test_x, classes, **opts)
-                rows += result_rows(
-                    EXPERIMENT, label, method, n, _metrics(scores, test.labels), seed
-                )
-            probe = probe_scores(x, y, test_x, n_classes)
-            rows += result_rows(
-                EXPERIMENT, label, "linear-probe", n, _metrics(probe, test.labels), seed
-            )
-        rows += result_rows(EXPERIMENT, label, "chance", n, _chance(test.labels, n_classes))
-    return rows
+    return class_text_sweep(
+        EXPERIMENT,
+        f"{setting.dataset}/{setting.encoder}",
+        train,
+        train_x,
+        test_x,
+        test.labels,
+        classes,
+        n_pairs,
+        seeds,
+        retrieval=RETRIEVAL,
+    )
 
 
 def run(
