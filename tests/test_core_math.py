@@ -163,14 +163,21 @@ def test_auto_ridge_grows_when_pairs_are_few():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_blas_products_match_numpy(dtype):
-    """The SYRK/GEMM helpers behind the moments give the full symmetric x'x and x'y."""
-    from csa.linalg import cross, gram
+def test_blas_accumulation_matches_numpy(dtype):
+    """The in-place SYRK/GEMM updates behind the moments add x'x and x'y to a running sum."""
+    from csa.linalg import accumulator, add_cross, add_gram, symmetric
 
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((53, 7)).astype(dtype)
-    y = rng.standard_normal((53, 4)).astype(dtype)
+    xs = [rng.standard_normal((n, 7)).astype(dtype) for n in (53, 1, 20)]
+    ys = [rng.standard_normal((x.shape[0], 4)).astype(dtype) for x in xs]
+    upper, total = accumulator(7, 7), accumulator(7, 4)
+    for x, y in zip(xs, ys, strict=True):
+        upper = add_gram(upper, x)
+        total = add_cross(total, x, y)
+    x64 = np.concatenate(xs).astype(np.float64)
+    y64 = np.concatenate(ys).astype(np.float64)
     tol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(gram(x), x.astype(np.float64).T @ x, rtol=tol, atol=tol)
-    np.testing.assert_allclose(cross(x, y), x.astype(np.float64).T @ y, rtol=tol, atol=tol)
-    assert gram(x).dtype == dtype and np.array_equal(gram(x), gram(x).T)
+    full = symmetric(upper)
+    np.testing.assert_allclose(full, x64.T @ x64, rtol=tol, atol=tol)
+    np.testing.assert_allclose(total, x64.T @ y64, rtol=tol, atol=tol)
+    assert full.dtype == np.float64 and np.array_equal(full, full.T)

@@ -7,8 +7,11 @@ NumPy's ``@`` the two pools would alternate, each waiting on the other's spinnin
 threads: at d = 384 that doubled the time of the whole solve. Keeping every product of
 the fit on SciPy's pool avoids it.
 
-Arrays are passed as transposed views where that makes them Fortran-ordered, so f2py
-hands them to BLAS without copying a chunk.
+The streamed moments add each chunk's products straight into Fortran-ordered float64
+accumulators (BLAS ``beta = 1``): no d x d temporary per chunk, and SYRK computes only
+the upper triangle of ``x'x``, half the work of a general product. Arrays are passed as
+transposed views where that makes them Fortran-ordered, so f2py hands them to BLAS
+without copying a chunk.
 """
 
 from __future__ import annotations
@@ -17,20 +20,37 @@ import numpy as np
 from scipy.linalg import blas
 
 
-def gram(x: np.ndarray) -> np.ndarray:
-    """``x' x`` for a C-ordered ``(n, d)`` float32/float64 ``x``; symmetric ``(d, d)``.
+def accumulator(rows: int, cols: int) -> np.ndarray:
+    """A zeroed float64 matrix in the layout :func:`add_gram` and :func:`add_cross` update."""
+    return np.zeros((rows, cols), order="F")
 
-    SYRK computes one triangle, half the work of a general product.
+
+def add_gram(upper: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``upper += x' x`` on the upper triangle, for a C-ordered ``(n, d)`` ``x``.
+
+    ``upper`` comes from :func:`accumulator`; its strictly lower triangle is left as
+    it is (see :func:`symmetric`). Float32 ``x`` is multiplied in float32 and added in
+    float64. Returns ``upper``, updated in place.
     """
     (syrk,) = blas.get_blas_funcs(("syrk",), (x,))
-    upper = syrk(1.0, x.T, trans=0, lower=0)
-    return np.triu(upper) + np.triu(upper, 1).T
+    if x.dtype == np.float64:
+        return syrk(1.0, x.T, beta=1.0, c=upper, trans=0, lower=0, overwrite_c=1)
+    upper += syrk(1.0, x.T, trans=0, lower=0)
+    return upper
 
 
-def cross(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``x' y`` for C-ordered ``(n, d_x)`` and ``(n, d_y)`` arrays of one dtype."""
+def add_cross(total: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``total += x' y`` for C-ordered ``(n, d_x)`` and ``(n, d_y)`` arrays of one dtype."""
     (gemm,) = blas.get_blas_funcs(("gemm",), (x, y))
-    return gemm(1.0, x.T, y.T, trans_b=1)
+    if x.dtype == np.float64:
+        return gemm(1.0, x.T, y.T, beta=1.0, c=total, trans_b=1, overwrite_c=1)
+    total += gemm(1.0, x.T, y.T, trans_b=1)
+    return total
+
+
+def symmetric(upper: np.ndarray) -> np.ndarray:
+    """The full symmetric matrix whose upper triangle is ``upper``'s, C-ordered."""
+    return np.ascontiguousarray(np.triu(upper) + np.triu(upper, 1).T)
 
 
 def matmul(

@@ -16,7 +16,7 @@ import numpy as np
 
 from csa.base import PairedModel
 from csa.errors import ShapeError, TooFewPairsError
-from csa.moments import PairMoments, moments_of
+from csa.moments import MomentAccumulator, PairMoments, moments_of
 
 
 class MomentModel(PairedModel):
@@ -67,17 +67,18 @@ class MomentModel(PairedModel):
         Memory stays O(d^2) plus one chunk however many rows stream through.
         """
         self._reset()
-        options = self._moment_options()
-        total: PairMoments | None = None
+        running: MomentAccumulator | None = None
         for a_chunk, b_chunk in chunks:
             a_arr, b_arr = self._check_training_pair(a_chunk, b_chunk, min_pairs=1)
-            if total is None:
+            if running is None:
                 self.n_features_a_, self.n_features_b_ = a_arr.shape[1], b_arr.shape[1]
-            part = moments_of(a_arr, b_arr, **options)
-            total = part if total is None else total.merge(part)
-        if total is None:
+                running = MomentAccumulator(
+                    a_arr.shape[1], b_arr.shape[1], **self._moment_options()
+                )
+            running.add(a_arr, b_arr)
+        if running is None:
             raise TooFewPairsError("fit_chunks got no chunks at all")
-        return self.fit_moments(total)
+        return self.fit_moments(running.moments())
 
     def fit_moments(self, moments: PairMoments) -> MomentModel:
         """Fit from precomputed moments (e.g. reduced across Dask workers)."""

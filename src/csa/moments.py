@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from csa.errors import ShapeError
-from csa.linalg import cross, gram
+from csa.linalg import accumulator, add_cross, add_gram, symmetric
 
 
 @dataclass(frozen=True)
@@ -66,23 +66,9 @@ class PairMoments:
         """
         if a.shape[0] != b.shape[0]:
             raise ShapeError(f"chunk has {a.shape[0]} rows in a but {b.shape[0]} in b")
-        n = a.shape[0]
-        if n == 0:
-            return cls.empty(a.shape[1], b.shape[1])
-        mean_a = a.mean(axis=0, dtype=np.float64)
-        mean_b = b.mean(axis=0, dtype=np.float64)
-        # Centre in float64 and write straight into the product dtype: one pass, no
-        # float64 temporary when the products run in float32.
-        ac = np.subtract(a, mean_a, out=np.empty(a.shape, dtype=product_dtype), casting="unsafe")
-        bc = np.subtract(b, mean_b, out=np.empty(b.shape, dtype=product_dtype), casting="unsafe")
-        return cls(
-            n=n,
-            mean_a=mean_a,
-            mean_b=mean_b,
-            comoment_aa=np.asarray(gram(ac), dtype=np.float64),
-            comoment_bb=np.asarray(gram(bc), dtype=np.float64),
-            comoment_ab=np.asarray(cross(ac, bc), dtype=np.float64),
-        )
+        running = MomentAccumulator(a.shape[1], b.shape[1], product_dtype=product_dtype)
+        running.add(a, b)
+        return running.moments()
 
     def merge(self, other: PairMoments) -> PairMoments:
         """Moments of the union of both row sets (Chan-Golub-LeVeque pairwise update)."""
@@ -137,6 +123,100 @@ class PairMoments:
         )
 
 
+class MomentAccumulator:
+    """Running moments of a stream of chunks, updated in place.
+
+    The same Chan-Golub-LeVeque update as :meth:`PairMoments.merge`, arranged so that
+    a chunk costs its three matrix products and nothing of size d x d beside them:
+    each chunk is centred on its own mean, and the merge correction
+    ``n_seen * n_chunk / n_total * delta delta'`` (``delta`` the difference of the
+    running and the chunk mean) rides along as one extra row, ``sqrt(weight) * delta``,
+    of the centred chunk. BLAS then adds ``chunk' chunk`` plus the correction straight
+    into the float64 accumulators.
+    """
+
+    def __init__(
+        self,
+        dim_a: int,
+        dim_b: int,
+        *,
+        chunk_size: int | None = None,
+        product_dtype: np.dtype | type = np.float64,
+        device: str | None = None,
+    ) -> None:
+        self.n = 0
+        self.mean_a = np.zeros(dim_a)
+        self.mean_b = np.zeros(dim_b)
+        self._aa = accumulator(dim_a, dim_a)  # upper triangle only
+        self._bb = accumulator(dim_b, dim_b)
+        self._ab = accumulator(dim_a, dim_b)
+        self._chunk_size = None if chunk_size is None else max(1, int(chunk_size))
+        self._dtype = np.dtype(product_dtype)
+        self._device = device
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> MomentAccumulator:
+        """Add validated paired rows, in blocks of ``chunk_size`` rows; returns self."""
+        n = a.shape[0]
+        step = n if self._chunk_size is None else self._chunk_size
+        for start in range(0, n, max(step, 1)):
+            stop = min(start + step, n)
+            if self._device is None:
+                self._add_block(a[start:stop], b[start:stop])
+            else:
+                from csa.backends import torch_chunk_moments
+
+                block = torch_chunk_moments(
+                    a[start:stop], b[start:stop], device=self._device, precision=self._dtype.name
+                )
+                self.add_moments(block)
+        return self
+
+    def _add_block(self, a: np.ndarray, b: np.ndarray) -> None:
+        m = a.shape[0]
+        total = self.n + m
+        chunk_mean_a = a.mean(axis=0, dtype=np.float64)
+        chunk_mean_b = b.mean(axis=0, dtype=np.float64)
+        delta_a = chunk_mean_a - self.mean_a
+        delta_b = chunk_mean_b - self.mean_b
+        root_weight = np.sqrt(self.n * m / total)
+        # Centre in float64 and write straight into the product dtype: one pass, no
+        # float64 temporary when the products run in float32.
+        ac = np.empty((m + 1, a.shape[1]), dtype=self._dtype)
+        bc = np.empty((m + 1, b.shape[1]), dtype=self._dtype)
+        np.subtract(a, chunk_mean_a, out=ac[:m], casting="unsafe")
+        np.subtract(b, chunk_mean_b, out=bc[:m], casting="unsafe")
+        ac[m] = root_weight * delta_a
+        bc[m] = root_weight * delta_b
+        self._aa = add_gram(self._aa, ac)
+        self._bb = add_gram(self._bb, bc)
+        self._ab = add_cross(self._ab, ac, bc)
+        self.mean_a += delta_a * (m / total)
+        self.mean_b += delta_b * (m / total)
+        self.n = total
+
+    def add_moments(self, other: PairMoments) -> MomentAccumulator:
+        """Merge moments computed elsewhere (another backend, another worker)."""
+        if other.n == 0:
+            return self
+        merged = self.moments().merge(other)
+        self.n, self.mean_a, self.mean_b = merged.n, merged.mean_a.copy(), merged.mean_b.copy()
+        self._aa = np.asfortranarray(merged.comoment_aa)
+        self._bb = np.asfortranarray(merged.comoment_bb)
+        self._ab = np.asfortranarray(merged.comoment_ab)
+        return self
+
+    def moments(self) -> PairMoments:
+        """The moments of every row added so far (a snapshot; adding more does not change it)."""
+        return PairMoments(
+            n=self.n,
+            mean_a=self.mean_a.copy(),
+            mean_b=self.mean_b.copy(),
+            comoment_aa=symmetric(self._aa),
+            comoment_bb=symmetric(self._bb),
+            comoment_ab=np.ascontiguousarray(self._ab),
+        )
+
+
 def moments_of(
     a: np.ndarray,
     b: np.ndarray,
@@ -150,21 +230,7 @@ def moments_of(
     ``device`` (``"cpu"``, ``"cuda"``) runs the products with torch (see
     :mod:`csa.backends`); ``None`` keeps them in numpy.
     """
-    n = a.shape[0]
-    step = n if chunk_size is None else max(1, int(chunk_size))
-    total = PairMoments.empty(a.shape[1], b.shape[1])
-    precision = np.dtype(product_dtype).name
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        if device is None:
-            chunk = PairMoments.from_chunk(
-                a[start:stop], b[start:stop], product_dtype=product_dtype
-            )
-        else:
-            from csa.backends import torch_chunk_moments
-
-            chunk = torch_chunk_moments(
-                a[start:stop], b[start:stop], device=device, precision=precision
-            )
-        total = total.merge(chunk)
-    return total
+    running = MomentAccumulator(
+        a.shape[1], b.shape[1], chunk_size=chunk_size, product_dtype=product_dtype, device=device
+    )
+    return running.add(a, b).moments()
