@@ -140,7 +140,7 @@ def side_spectrum(moments: PairMoments, side: str) -> tuple[np.ndarray, np.ndarr
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         comoment = moments.comoment_aa if side == "a" else moments.comoment_bb
-        return np.linalg.eigh(comoment / moments.n)
+        return scipy.linalg.eigh(comoment / moments.n, driver="evd", check_finite=False)
 
     return _MEMO.get(moments, ("spectrum", side), compute)
 

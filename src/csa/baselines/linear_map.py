@@ -12,6 +12,7 @@ import numpy as np
 
 from csa.base import unit_rows
 from csa.errors import RankDeficientError
+from csa.linalg import matmul
 from csa.moment_model import MomentModel
 from csa.moments import PairMoments
 from csa.solver import Ridge, oas_relative_ridge, side_spectrum, split_ridge
@@ -43,7 +44,7 @@ class LinearMap(MomentModel):
                 "pairs than features) and ridge=0 forbids regularising it; use ridge='auto'"
             )
         inverse_eigs = 1.0 / (np.maximum(eigvals, 0.0) + relative * mean_var)
-        self.coef_ = (eigvecs * inverse_eigs) @ (eigvecs.T @ cov_ab)
+        self.coef_ = matmul(eigvecs * inverse_eigs, matmul(eigvecs, cov_ab, trans_x=True))
         self.ridge_ = relative
 
     def _embed_a(self, a: np.ndarray) -> np.ndarray:
