@@ -20,6 +20,7 @@ import numpy as np
 from csa.datasets.base import PairedDataset
 from csa.encoders.base import Encoder
 from csa.experiments.common import (
+    budgets,
     fit_methods,
     probe_scores,
     result_rows,
@@ -85,24 +86,32 @@ def class_text_sweep(
     experiment: str,
     label: str,
     train: PairedDataset,
-    train_x: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    classes: np.ndarray,
-    n_pairs: Sequence[int],
+    test: PairedDataset,
+    encoder: Encoder,
+    descriptions: Sequence[str],
+    *,
     seeds: Sequence[int],
     retrieval: str,
+    n_pairs: Sequence[int] | None = None,
+    cache_dir: str | Path | None = None,
     top_ks: Sequence[int] = (1,),
 ) -> list[dict[str, Any]]:
     """Result rows of every method, the probe and chance at each budget.
 
-    ``train`` supplies the labels and the class-balanced, nested budgets
-    (:meth:`PairedDataset.sample_index`); ``train_x`` / ``test_x`` are its and the test
-    split's encoded items, ``classes`` the description embeddings (row c is class c).
+    ``train`` and ``test`` are labelled splits whose side a ``encoder`` embeds (through
+    the cache); ``descriptions[c]`` describes class c. ``train`` supplies the
+    class-balanced, nested budgets (:meth:`PairedDataset.sample_index`), by default
+    :func:`~csa.experiments.common.budgets` from one pair per class (at least 10).
     """
-    assert train.labels is not None
+    assert train.labels is not None and test.labels is not None
+    train_x = encode(encoder, train.a, cache_dir)
+    test_x = encode(encoder, test.a, cache_dir)
+    test_y = test.labels
+    classes = description_embeddings(descriptions, cache_dir)
     n_classes = classes.shape[0]
     train_t = classes[train.labels]
+    if n_pairs is None:
+        n_pairs = budgets(len(train), smallest=max(10, n_classes))
     rows: list[dict[str, Any]] = []
     for n in n_pairs:
         for seed in seeds if n <= MULTI_SEED_MAX_PAIRS else seeds[:1]:

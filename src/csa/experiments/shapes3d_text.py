@@ -32,11 +32,8 @@ from csa.datasets.shapes3d import CATEGORIES, load_kicad_shapes
 from csa.encoders.shapes import ShapeDistributionEncoder
 from csa.experiments.class_text import (
     class_text_sweep,
-    description_embeddings,
-    encode,
     top_k_name,
 )
-from csa.experiments.common import budgets
 
 EXPERIMENT = "shapes3d-text"
 ZERO_SHOT = top_k_name(1)
@@ -78,26 +75,18 @@ def run_on(
     Budgets default to :func:`budgets` of the training split from max(10, classes)
     pairs; every seed runs budgets up to 300 pairs, larger ones run once.
     """
-    assert data.class_names is not None
     train, test = split_models(data)
-    assert train.labels is not None and test.labels is not None
-    n_classes = len(data.class_names)
-    train_x = encode(ShapeDistributionEncoder(), train.a, cache_dir)
-    test_x = encode(ShapeDistributionEncoder(), test.a, cache_dir)
-    classes = description_embeddings(data.info["descriptions"], cache_dir)
-    if n_pairs is None:
-        n_pairs = budgets(len(train), smallest=max(10, n_classes))
     return class_text_sweep(
         EXPERIMENT,
         label,
         train,
-        train_x,
-        test_x,
-        test.labels,
-        classes,
-        n_pairs,
-        seeds,
+        test,
+        ShapeDistributionEncoder(),
+        data.info["descriptions"],
+        seeds=seeds,
         retrieval=RETRIEVAL,
+        n_pairs=n_pairs,
+        cache_dir=cache_dir,
         top_ks=(1, 3),
     )
 

@@ -31,11 +31,8 @@ from csa.encoders.timeseries import Catch22Encoder, MiniRocketEncoder
 from csa.errors import ParameterError
 from csa.experiments.class_text import (
     class_text_sweep,
-    description_embeddings,
-    encode,
     top_k_name,
 )
-from csa.experiments.common import budgets
 
 EXPERIMENT = "timeseries-text"
 ZERO_SHOT = top_k_name(1)
@@ -81,26 +78,17 @@ def run_setting(
     """
     train = load_timeseries_text(setting.dataset, "train")
     test = load_timeseries_text(setting.dataset, "test")
-    assert train.labels is not None and test.labels is not None
-    assert train.class_names is not None
-    n_classes = len(train.class_names)
-    encoder = _make_encoder(setting.encoder, train)
-    train_x = encode(encoder, train.a, cache_dir)
-    test_x = encode(encoder, test.a, cache_dir)
-    classes = description_embeddings(train.info["descriptions"], cache_dir)
-    if n_pairs is None:
-        n_pairs = budgets(len(train), smallest=max(10, n_classes))
     return class_text_sweep(
         EXPERIMENT,
         f"{setting.dataset}/{setting.encoder}",
         train,
-        train_x,
-        test_x,
-        test.labels,
-        classes,
-        n_pairs,
-        seeds,
+        test,
+        _make_encoder(setting.encoder, train),
+        train.info["descriptions"],
+        seeds=seeds,
         retrieval=RETRIEVAL,
+        n_pairs=n_pairs,
+        cache_dir=cache_dir,
     )
 
 
