@@ -127,7 +127,8 @@ class MomentAccumulator:
     """Running moments of a stream of chunks, updated in place.
 
     The same Chan-Golub-LeVeque update as :meth:`PairMoments.merge`, arranged so that
-    a chunk costs its three matrix products and nothing of size d x d beside them:
+    a float64 chunk costs its three matrix products and nothing of size d x d beside
+    them (a float32 one, one float32 product to add in float64):
     each chunk is centred on its own mean, and the merge correction
     ``n_seen * n_chunk / n_total * delta delta'`` (``delta`` the difference of the
     running and the chunk mean) rides along as one extra row, ``sqrt(weight) * delta``,
