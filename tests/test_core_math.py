@@ -181,3 +181,22 @@ def test_blas_accumulation_matches_numpy(dtype):
     np.testing.assert_allclose(full, x64.T @ x64, rtol=tol, atol=tol)
     np.testing.assert_allclose(total, x64.T @ y64, rtol=tol, atol=tol)
     assert full.dtype == np.float64 and np.array_equal(full, full.T)
+
+
+def test_accumulator_merges_foreign_moments_exactly():
+    """Moments from elsewhere (a torch block, a worker) merge in place as one chunk would."""
+    from csa.moments import MomentAccumulator
+
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((1000, 7)) + 5.0
+    b = rng.standard_normal((1000, 4)) - 3.0
+    running = MomentAccumulator(7, 4)
+    running.add(a[:300], b[:300])
+    for lo in range(300, 1000, 137):
+        running.add_moments(csa.PairMoments.from_chunk(a[lo : lo + 137], b[lo : lo + 137]))
+    got, exact = running.moments(), csa.PairMoments.from_chunk(a, b)
+    assert got.n == exact.n
+    for name in ("mean_a", "mean_b", "comoment_aa", "comoment_bb", "comoment_ab"):
+        np.testing.assert_allclose(getattr(got, name), getattr(exact, name), rtol=0, atol=1e-9)
+    with pytest.raises(csa.ShapeError, match="dims"):
+        running.add_moments(csa.PairMoments.empty(3, 4))
