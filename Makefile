@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	# torch first and pinned: the CPU build on disk; anything else pulls a multi-GB CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[encoders,scale,audio,timeseries,dev]'
+	$(PIP) install --quiet -e '.[encoders,scale,audio,timeseries,demo,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -162,7 +162,7 @@ def test_csa_espeak_to_flite_digits_above_chance(cache):
     """Fit on espeak voices, test on flite voices: a small slice of the real experiment."""
     from csa.datasets.base import PairedDataset
     from csa.encoders import get
-    from csa.experiments.audio_text import METRIC, Task, sweep
+    from csa_demo.audio_text import METRIC, Task, sweep
 
     clips = spoken_words(DIGITS, n_espeak=5, n_flite=2, seed=0, cache_dir=cache)
     x = WhisperEncoder("tiny.en", window_seconds=3.0).encode(clips.audio)

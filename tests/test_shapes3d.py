@@ -229,7 +229,7 @@ def test_loader_refuses_unknown_category(fake_library):
 
 # --------------------------------------------------------------- section and demo
 def test_section_is_opt_in():
-    from csa.experiments import demo
+    from csa_demo import demo
 
     assert "shapes3d-text" in demo.OPT_IN_SECTIONS and "shapes3d-text" not in demo.SECTIONS
 
@@ -237,7 +237,7 @@ def test_section_is_opt_in():
 @pytest.mark.filterwarnings("ignore::csa.errors.WeakFitWarning")
 def test_experiment_rows_on_synthetic_parts(fake_library, tmp_path):
     from csa.datasets.shapes3d import load_kicad_shapes
-    from csa.experiments.shapes3d_text import ZERO_SHOT, run_on
+    from csa_demo.shapes3d_text import ZERO_SHOT, run_on
 
     data = load_kicad_shapes(
         ("Capacitor_SMD", "Connector_Dsub"),

@@ -117,8 +117,8 @@ def test_end_to_end_csa_zero_shot_beats_chance(plaid_slice):
 
 
 def test_experiment_rows_format(tmp_path):
-    from csa.experiments.report import markdown_tables
-    from csa.experiments.timeseries_text import ZERO_SHOT, Setting, run_setting
+    from csa_demo.report import markdown_tables
+    from csa_demo.timeseries_text import ZERO_SHOT, Setting, run_setting
 
     setting = Setting("italy-power-demand", "minirocket")
     rows = run_setting(setting, seeds=(0,), cache_dir=tmp_path, n_pairs=(20,))

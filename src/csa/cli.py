@@ -388,45 +388,27 @@ def datasets() -> None:
     console.print(table)
 
 
-# ------------------------------------------------------------------------------- demo
-@app.command()
-@_guarded
-def demo(
-    out: Annotated[Path, typer.Option(help="Folder for results.json/.md and plots.")] = Path(
-        "results"
-    ),
-    quick: Annotated[bool, typer.Option(help="Smaller pools: a fast smoke run.")] = False,
-    section: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Run only these sections (repeatable); shapes3d-text runs only when named."
-        ),
-    ] = None,
-    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
-) -> None:
-    """Data-efficiency curves: CSA vs CCA, ASIF and LinearMap on every bundled pair."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from csa.experiments.demo import run_demo
-    from csa.experiments.report import markdown_tables
+# ------------------------------------------------------------------------------- plugins
+# Applications built on csa (the bundled demo among them) add commands through the
+# ``csa.commands`` entry-point group; the library never imports them itself.
+def _add_plugin_commands() -> None:
+    from importlib.metadata import entry_points
 
-    def progress(name: str, state: str) -> None:
-        colour = {"start": "cyan", "done": "green", "failed": "red"}[state]
-        console.print(f"[{colour}]{state:>6}[/] {name}")
+    for entry in entry_points(group="csa.commands"):
+        try:
+            command = entry.load()
+        except ImportError as exc:  # an application installed without its extra
+            message = f"the '{entry.name}' command is unavailable: {exc}"
 
-    outcome = run_demo(out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress)
-    from rich.markdown import Markdown
+            def unavailable(message: str = message) -> None:
+                _fail(message)
 
-    console.print(Markdown(markdown_tables(outcome.rows)))
-    for name, seconds in outcome.seconds.items():
-        console.print(f"{name}: {seconds:.1f} s")
-    console.print(
-        f"wrote {outcome.files['json']}, {outcome.files['markdown']} and "
-        f"{outcome.files['n_plots']} plots in {out}"
-    )
-    if outcome.failures:
-        for name, reason in outcome.failures.items():
-            err_console.print(f"[bold red]section {name} failed:[/] {reason}", highlight=False)
-        raise typer.Exit(code=1)
+            app.command(entry.name, help=message)(unavailable)
+            continue
+        app.command(entry.name)(command)
+
+
+_add_plugin_commands()
 
 
 def main() -> None:  # pragma: no cover - console entry point

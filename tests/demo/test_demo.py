@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from csa.experiments import common, demo, report
+from csa_demo import common, demo, report
 from csa.tasks import evaluate_retrieval
 from synthetic import known_cca_pairs
 
@@ -113,7 +113,7 @@ def _table(rows, metric):
 
 @pytest.mark.slow
 def test_news_sweep_end_to_end(tmp_path):
-    from csa.experiments import news
+    from csa_demo import news
 
     rows = news.run(sizes=(80, 60), seeds=(0,), cache_dir=tmp_path)
     table = _table(rows, "retrieval mAP")
@@ -127,7 +127,7 @@ def test_news_sweep_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_fashion_sweep_end_to_end(tmp_path):
-    from csa.experiments import image_text
+    from csa_demo import image_text
 
     rows = image_text.run(sizes=(100, 60), seeds=(0,), cache_dir=tmp_path)
     top1 = _table(rows, "zero-shot top-1")

@@ -17,7 +17,7 @@ import numpy as np
 
 from csa.datasets import load_fashion_mnist
 from csa.encoders import cached_encode, get
-from csa.experiments.common import budgets, fit_methods, probe_accuracy, result_row
+from csa_demo.common import budgets, fit_methods, probe_accuracy, result_row
 from csa.tasks import (
     IMAGE_TEMPLATES,
     build_class_embeddings,

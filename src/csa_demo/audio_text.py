@@ -37,7 +37,7 @@ from csa.datasets.base import PairedDataset
 from csa.encoders.audio import MFCCEncoder, WhisperEncoder
 from csa.encoders.cache import cached_encode
 from csa.errors import CSAError
-from csa.experiments.common import (
+from csa_demo.common import (
     fit_methods,
     probe_accuracy,
     result_row,
@@ -269,6 +269,6 @@ def run(
 if __name__ == "__main__":  # pragma: no cover - manual runs
     import sys
 
-    from csa.experiments.report import markdown_tables
+    from csa_demo.report import markdown_tables
 
     print(markdown_tables(run(quick="--full" not in sys.argv, verbose=True)))

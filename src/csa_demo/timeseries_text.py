@@ -29,7 +29,7 @@ from csa.datasets.timeseries import load_timeseries_text
 from csa.encoders.base import Encoder
 from csa.encoders.timeseries import Catch22Encoder, MiniRocketEncoder
 from csa.errors import ParameterError
-from csa.experiments.class_text import (
+from csa_demo.class_text import (
     class_text_sweep,
     top_k_name,
 )
@@ -112,7 +112,7 @@ if __name__ == "__main__":  # pragma: no cover - manual use
     import sys
     import time
 
-    from csa.experiments.report import markdown_tables
+    from csa_demo.report import markdown_tables
 
     t0 = time.perf_counter()
     result = run(quick="--full" not in sys.argv)

@@ -26,7 +26,7 @@ import numpy as np
 
 from csa.datasets import load_bbc_news
 from csa.encoders import cached_encode, get
-from csa.experiments.common import budgets, fit_methods, result_row
+from csa_demo.common import budgets, fit_methods, result_row
 from csa.tasks import (
     CosineScorer,
     detect_out_of_context,

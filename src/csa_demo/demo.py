@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS: dict[str, str] = {
-    "image-text": "csa.experiments.image_text",
-    "news": "csa.experiments.news",
-    "audio-text": "csa.experiments.audio_text",
-    "timeseries-text": "csa.experiments.timeseries_text",
+    "image-text": "csa_demo.image_text",
+    "news": "csa_demo.news",
+    "audio-text": "csa_demo.audio_text",
+    "timeseries-text": "csa_demo.timeseries_text",
 }
 # Sections that run only when named: their data is a large download that `make demo`
 # does not install (KiCad's 3D models, 380 MB; `make shapes3d` runs this one).
 OPT_IN_SECTIONS: dict[str, str] = {
-    "shapes3d-text": "csa.experiments.shapes3d_text",
+    "shapes3d-text": "csa_demo.shapes3d_text",
 }
 
 
@@ -51,7 +51,7 @@ def run_demo(
     only when named in ``sections``.
     """
     from csa.errors import ParameterError
-    from csa.experiments.report import write_report
+    from csa_demo.report import write_report
 
     known = {**SECTIONS, **OPT_IN_SECTIONS}
     chosen = list(SECTIONS) if sections is None else list(sections)

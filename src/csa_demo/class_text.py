@@ -3,7 +3,7 @@
 Time series and 3D part models have no captions of their own, only class labels, so
 each training item is paired with the text embedding of its class description. The
 same protocol then serves every such modality: at each budget and seed, fit every
-method (:func:`~csa.experiments.common.fit_methods`, hyperparameters chosen on a
+method (:func:`~csa_demo.common.fit_methods`, hyperparameters chosen on a
 held-out part of the budget), score the test items against the class descriptions,
 and report zero-shot top-k and description -> item retrieval mAP next to chance and a
 supervised linear probe on the same budget.
@@ -19,7 +19,7 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.encoders.base import Encoder
-from csa.experiments.common import (
+from csa_demo.common import (
     budgets,
     fit_methods,
     probe_scores,
@@ -101,7 +101,7 @@ def class_text_sweep(
     ``train`` and ``test`` are labelled splits whose side a ``encoder`` embeds (through
     the cache); ``descriptions[c]`` describes class c. ``train`` supplies the
     class-balanced, nested budgets (:meth:`PairedDataset.sample_index`), by default
-    :func:`~csa.experiments.common.budgets` from one pair per class (at least 10).
+    :func:`~csa_demo.common.budgets` from one pair per class (at least 10).
     """
     assert train.labels is not None and test.labels is not None
     train_x = encode(encoder, train.a, cache_dir)

@@ -30,7 +30,7 @@ from typing import Any
 from csa.datasets.base import PairedDataset
 from csa.datasets.shapes3d import CATEGORIES, load_kicad_shapes
 from csa.encoders.shapes import ShapeDistributionEncoder
-from csa.experiments.class_text import (
+from csa_demo.class_text import (
     class_text_sweep,
     top_k_name,
 )
@@ -114,7 +114,7 @@ if __name__ == "__main__":  # pragma: no cover - manual use
     import sys
     import time
 
-    from csa.experiments.report import markdown_tables
+    from csa_demo.report import markdown_tables
 
     t0 = time.perf_counter()
     result = run(quick="--full" not in sys.argv)

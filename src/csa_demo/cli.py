@@ -1,0 +1,63 @@
+"""``csa demo``: the command this application adds to the ``csa`` tool (entry point
+``csa.commands``), so the library's CLI never imports the application."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+
+import csa
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for results.json/.md and plots.")] = Path(
+        "results"
+    ),
+    quick: Annotated[bool, typer.Option(help="Smaller pools: a fast smoke run.")] = False,
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run only these sections (repeatable); shapes3d-text runs only when named."
+        ),
+    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
+) -> None:
+    """Data-efficiency curves: CSA vs CCA, ASIF and LinearMap on every bundled pair."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from csa_demo.demo import run_demo
+    from csa_demo.report import markdown_tables
+
+    def progress(name: str, state: str) -> None:
+        colour = {"start": "cyan", "done": "green", "failed": "red"}[state]
+        console.print(f"[{colour}]{state:>6}[/] {name}")
+
+    try:
+        outcome = run_demo(
+            out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress
+        )
+    except csa.CSAError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(Markdown(markdown_tables(outcome.rows)))
+    for name, seconds in outcome.seconds.items():
+        console.print(f"{name}: {seconds:.1f} s")
+    console.print(
+        f"wrote {outcome.files['json']}, {outcome.files['markdown']} and "
+        f"{outcome.files['n_plots']} plots in {out}"
+    )
+    if outcome.failures:
+        for name, reason in outcome.failures.items():
+            err_console.print(f"[bold red]section {name} failed:[/] {reason}", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    typer.run(demo)
