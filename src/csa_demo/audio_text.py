@@ -37,13 +37,13 @@ from csa.datasets.base import PairedDataset
 from csa.encoders.audio import MFCCEncoder, WhisperEncoder
 from csa.encoders.cache import cached_encode
 from csa.errors import CSAError
+from csa.tasks import zero_shot_classify
 from csa_demo.common import (
     fit_methods,
     probe_accuracy,
     result_row,
     zero_shot_selection_score,
 )
-from csa.tasks import zero_shot_classify
 
 EXPERIMENT = "audio-text"
 METRIC = "zero-shot top-1"

@@ -19,6 +19,8 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.encoders.base import Encoder
+from csa.tasks.metrics import mean_average_precision, top_k_accuracy
+from csa.tasks.zero_shot import zero_shot_scores
 from csa_demo.common import (
     budgets,
     fit_methods,
@@ -26,8 +28,6 @@ from csa_demo.common import (
     result_rows,
     zero_shot_selection_score,
 )
-from csa.tasks.metrics import mean_average_precision, top_k_accuracy
-from csa.tasks.zero_shot import zero_shot_scores
 
 #: Random rankings averaged for the chance level of mAP.
 CHANCE_DRAWS = 200

@@ -17,13 +17,13 @@ import numpy as np
 
 from csa.datasets import load_fashion_mnist
 from csa.encoders import cached_encode, get
-from csa_demo.common import budgets, fit_methods, probe_accuracy, result_row
 from csa.tasks import (
     IMAGE_TEMPLATES,
     build_class_embeddings,
     detect_mislabelled,
     zero_shot_classify,
 )
+from csa_demo.common import budgets, fit_methods, probe_accuracy, result_row
 
 EXPERIMENT = "image-text"
 DATASET = "fashion-mnist"

@@ -26,13 +26,13 @@ import numpy as np
 
 from csa.datasets import load_bbc_news
 from csa.encoders import cached_encode, get
-from csa_demo.common import budgets, fit_methods, result_row
 from csa.tasks import (
     CosineScorer,
     detect_out_of_context,
     detect_out_of_context_bilevel,
     evaluate_retrieval,
 )
+from csa_demo.common import budgets, fit_methods, result_row
 
 EXPERIMENT = "news"
 DATASET = "bbc-news"

@@ -10,8 +10,8 @@ import types
 import numpy as np
 import pytest
 
-from csa_demo import common, demo, report
 from csa.tasks import evaluate_retrieval
+from csa_demo import common, demo, report
 from synthetic import known_cca_pairs
 
 
