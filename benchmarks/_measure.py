@@ -58,7 +58,7 @@ def _timed(work: Callable[[], Any], repeats: int = 1) -> dict[str, Any]:
 # ---- fit ----------------------------------------------------------------------------
 def bound(args: dict[str, Any]) -> dict[str, Any]:
     """X'X, Y'Y, X'Y over the same chunks as csa, then one eigh per side: the floor."""
-    from csa.streaming import NpyRowReader, auto_chunk_rows
+    from csa.scale.streaming import NpyRowReader, auto_chunk_rows
 
     dtype = np.dtype(args["precision"])
     reader_a, reader_b = NpyRowReader(args["a"]), NpyRowReader(args["b"])
@@ -82,7 +82,7 @@ def bound(args: dict[str, Any]) -> dict[str, Any]:
 
 def csa_fit(args: dict[str, Any]) -> dict[str, Any]:
     import csa
-    from csa.streaming import fit_files
+    from csa.scale.streaming import fit_files
 
     model = csa.CSA(precision=args["precision"], device=args.get("device"))
 
@@ -136,7 +136,7 @@ def _scoring_setup(args: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray]:
 
 
 def zero_shot(args: dict[str, Any]) -> dict[str, Any]:
-    from csa.search import model_nbytes, top_k
+    from csa.scale.search import model_nbytes, top_k
 
     model, inputs, classes = _scoring_setup(args)
 
@@ -148,7 +148,7 @@ def zero_shot(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def retrieval(args: dict[str, Any]) -> dict[str, Any]:
-    from csa.search import GalleryIndex, model_nbytes
+    from csa.scale.search import GalleryIndex, model_nbytes
 
     model, queries, gallery = _scoring_setup(args)
     info: dict[str, Any] = {}

@@ -9,7 +9,7 @@ folder outside the repo) are fitted by:
 
 - ``bound64`` / ``bound32``: X'X, Y'Y, X'Y accumulated over the same row chunks in
   float64 / float32, then one ``eigh`` per side: the work no CCA can skip;
-- ``csa64`` / ``csa32``: ``csa.streaming.fit_files(CSA(precision=...))``;
+- ``csa64`` / ``csa32``: ``csa.scale.fit_files(CSA(precision=...))``;
 - ``sklearn``: scikit-learn's ``CCA(n_components=10)`` (iterative NIPALS);
 - ``cca_zoo``: cca_zoo 2.6 ``linear.CCA(latent_dimensions=10)``, the line the official
   CSA code fits with, run in the bench-only venv ``benchmarks/.venv-cca-zoo``

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/out_of_core.py --quick    # n = 1e5
 
 Writes two float32 ``.npy`` files to a temporary folder outside the repository
-(deleted afterwards), then fits ``CSA`` with ``csa.streaming.fit_files`` and reports
+(deleted afterwards), then fits ``CSA`` with ``csa.scale.fit_files`` and reports
 the peak resident memory above the process's size before the fit, next to the size
 of the data and of the d x d moments; the bare-GEMM floor over the same chunks is
 timed alongside.

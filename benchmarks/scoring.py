@@ -7,7 +7,7 @@ Both models are fitted on the same synthetic pairs (5,000 by default, d = 384 pe
 side; ASIF with k = 800, p = 8 as in its paper). Then:
 
 - zero-shot: top-1 of ``n_inputs`` side-a items over 1,000 side-b "class prompts",
-  scored in blocks (``csa.search.top_k``);
+  scored in blocks (``csa.scale.top_k``);
 - retrieval: a ``GalleryIndex`` of side-b items (FAISS ``IndexFlatIP`` for CSA, blocked
   sparse products for ASIF), then the exact top-10 for 1,000 side-a queries.
 

@@ -181,7 +181,7 @@ def fit(
 ) -> None:
     """Fit a model on paired features, streaming from disk in chunks."""
     import csa
-    from csa.streaming import fit_files
+    from csa.scale.streaming import fit_files
 
     models = {
         Method.csa: lambda: csa.CSA(sim_dim=sim_dim, ridge=_parse_ridge(ridge)),

@@ -14,7 +14,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import csa
-from csa.distributed import encode_dask, fit_dask, moments_from_dask, moments_from_frames
+from csa.scale.distributed import encode_dask, fit_dask, moments_from_dask, moments_from_frames
 from csa.moments import PairMoments
 
 TOL = 1e-8

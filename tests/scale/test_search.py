@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import csa
-from csa.search import GalleryIndex, merge_top_k, model_nbytes, similarity_blocks, top_k
+from csa.scale.search import GalleryIndex, merge_top_k, model_nbytes, similarity_blocks, top_k
 
 
 def _pairs(n: int, seed: int = 0, dim_a: int = 16, dim_b: int = 12):

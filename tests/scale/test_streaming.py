@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import csa
-from csa.streaming import (
+from csa.scale.streaming import (
     NpyRowReader,
     auto_chunk_rows,
     fit_files,

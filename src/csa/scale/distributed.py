@@ -33,7 +33,7 @@ def _dask() -> tuple[Any, Any]:
         import dask
         import dask.array as da
     except ImportError as exc:  # pragma: no cover - dask is in the scale extra
-        raise ParameterError("csa.distributed needs dask: pip install 'csa[scale]'") from exc
+        raise ParameterError("csa.scale.distributed needs dask: pip install 'csa[scale]'") from exc
     return dask, da
 
 
