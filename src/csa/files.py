@@ -52,22 +52,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _temp_suffix(target: Path) -> str:
+    # The target's own suffix last: np.save appends ".npy" to any other name.
+    return _TMP_SUFFIX + target.suffix
+
+
 def _temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}{_TMP_SUFFIX}")
+    return target.with_name(f".{target.name}.{os.getpid()}{_temp_suffix(target)}")
 
 
 def _remove_stale_temps(target: Path) -> None:
     """Delete temporaries left by killed writers of ``target`` (their pid is gone)."""
-    prefix = f".{target.name}."
+    prefix, suffix = f".{target.name}.", _temp_suffix(target)
     try:
         siblings = list(target.parent.iterdir())
     except OSError:
         return
     for sibling in siblings:
         name = sibling.name
-        if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
+        if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
-        pid_text = name[len(prefix) : -len(_TMP_SUFFIX)]
+        pid_text = name[len(prefix) : -len(suffix)]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
             sibling.unlink(missing_ok=True)
 
