@@ -3,7 +3,7 @@
 Time series and 3D part models have no captions of their own, only class labels, so
 each training item is paired with the text embedding of its class description. The
 same protocol then serves every such modality: at each budget and seed, fit every
-method (:func:`~csa_demo.common.fit_methods`, hyperparameters chosen on a
+method (:func:`~csa_demo.sweep.run_sweep`: defaults, and every knob chosen on a
 held-out part of the budget), score the test items against the class descriptions,
 and report zero-shot top-k and description -> item retrieval mAP next to chance and a
 supervised linear probe on the same budget.
@@ -17,35 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.encoders.base import Encoder
-from csa.tasks.metrics import mean_average_precision, top_k_accuracy
-from csa.tasks.zero_shot import zero_shot_scores
-from csa_demo.common import (
-    budgets,
-    fit_methods,
-    probe_scores,
-    result_rows,
-    zero_shot_selection_score,
-)
+from csa import InputError
+from csa.datasets import PairedDataset
+from csa.encoders import Encoder, cached_encode, get
+from csa.tasks import mean_average_precision, top_k_accuracy, zero_shot_scores
+from csa_demo.probe import probe_scores
+from csa_demo.sweep import Selection, budgets, run_sweep
 
 #: Random rankings averaged for the chance level of mAP.
 CHANCE_DRAWS = 200
-#: Budgets up to this many pairs run for every seed; larger ones once.
-MULTI_SEED_MAX_PAIRS = 300
 
 
 def encode(encoder: Encoder, items: Sequence[Any], cache_dir: str | Path | None) -> np.ndarray:
     """Embeddings through the on-disk cache, quietly (the sweeps print their own tables)."""
-    from csa.encoders.cache import cached_encode
-
     return cached_encode(encoder, items, cache_dir=cache_dir, batch_size=256, show_progress=False)
 
 
 def description_embeddings(descriptions: Sequence[str], cache_dir: str | Path | None) -> np.ndarray:
     """MiniLM-L6 embeddings of the class descriptions, ``(n_classes, 384)`` float64."""
-    from csa.encoders.registry import get
-
     return np.asarray(encode(get("minilm-l6"), list(descriptions), cache_dir), dtype=np.float64)
 
 
@@ -101,32 +90,40 @@ def class_text_sweep(
     ``train`` and ``test`` are labelled splits whose side a ``encoder`` embeds (through
     the cache); ``descriptions[c]`` describes class c. ``train`` supplies the
     class-balanced, nested budgets (:meth:`PairedDataset.sample_index`), by default
-    :func:`~csa_demo.common.budgets` from one pair per class (at least 10).
+    :func:`~csa_demo.sweep.budgets` from one pair per class (at least 10). Tuned rows
+    choose their knobs by zero-shot accuracy on a held-out part of the budget.
     """
-    assert train.labels is not None and test.labels is not None
+    if train.labels is None or test.labels is None:
+        raise InputError(
+            f"class_text_sweep needs labelled splits; {train.name} or {test.name} has no labels"
+        )
     train_x = encode(encoder, train.a, cache_dir)
     test_x = encode(encoder, test.a, cache_dir)
-    test_y = test.labels
+    test_y = np.asarray(test.labels)
+    train_y = np.asarray(train.labels)
     classes = description_embeddings(descriptions, cache_dir)
     n_classes = classes.shape[0]
-    train_t = classes[train.labels]
     if n_pairs is None:
         n_pairs = budgets(len(train), smallest=max(10, n_classes))
-    rows: list[dict[str, Any]] = []
-    for n in n_pairs:
-        for seed in seeds if n <= MULTI_SEED_MAX_PAIRS else seeds[:1]:
-            index = train.sample_index(n, seed=seed)
-            x, t, y = train_x[index], train_t[index], train.labels[index]
 
-            def evaluate(model: Any, val: np.ndarray, opts: dict, x=x, y=y) -> float:
-                return zero_shot_selection_score(model, x[val], classes, y[val], opts)
+    def score(model: Any, options: dict[str, Any], seed: int) -> dict[str, float]:
+        scores = zero_shot_scores(model, test_x, classes, **options)
+        return class_metrics(scores, test_y, retrieval, top_ks)
 
-            for method, (model, opts) in fit_methods(x, t, evaluate, seed=seed).items():
-                scores = zero_shot_scores(model, test_x, classes, **opts)
-                metrics = class_metrics(scores, test_y, retrieval, top_ks)
-                rows += result_rows(experiment, label, method, n, metrics, seed)
-            probe = class_metrics(probe_scores(x, y, test_x, n_classes), test_y, retrieval, top_ks)
-            rows += result_rows(experiment, label, "linear-probe", n, probe, seed)
-        chance = chance_metrics(test_y, n_classes, retrieval, top_ks)
-        rows += result_rows(experiment, label, "chance", n, chance)
-    return rows
+    def probe(index: np.ndarray, seed: int) -> dict[str, dict[str, float]]:
+        scores = probe_scores(train_x[index], train_y[index], test_x, n_classes)
+        return {"linear-probe": class_metrics(scores, test_y, retrieval, top_ks)}
+
+    return run_sweep(
+        experiment,
+        f"{label} (test {len(test)})",
+        train_x,
+        classes[train_y],
+        n_pairs=n_pairs,
+        sample_index=lambda n, seed: train.sample_index(n, seed=seed),
+        score=score,
+        selection=Selection("zero-shot", train_y),
+        seeds=seeds,
+        references=probe,
+        floors={"chance": chance_metrics(test_y, n_classes, retrieval, top_ks)},
+    )

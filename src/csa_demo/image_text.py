@@ -5,7 +5,8 @@ hard, realistic case where one side has only ten distinct values. At test time t
 classes are described by prompt templates the model never saw, ensembled per class,
 and the image is assigned to its best-scoring class. Mislabel detection flips 10% of
 the test labels and asks whether the (image, caption of its label) score separates
-flipped from clean samples.
+flipped from clean samples. Tuned rows choose their knobs by zero-shot accuracy on a
+held-out part of the budget, its classes the training captions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from csa.tasks import (
     detect_mislabelled,
     zero_shot_classify,
 )
-from csa_demo.common import budgets, fit_methods, probe_accuracy, result_row
+from csa_demo.probe import probe_accuracy
+from csa_demo.sweep import Selection, budgets, run_sweep
 
 EXPERIMENT = "image-text"
 DATASET = "fashion-mnist"
@@ -32,12 +34,13 @@ IMAGE_ENCODER = "efficientnet-lite0"
 # of the compute, and the whole (uncropped) garment stays in view.
 IMAGE_OPTIONS = {"image_size": 112, "crop_fraction": 1.0}
 TEXT_ENCODER = "minilm-l6"
+CHANCE = {"zero-shot top-1": 0.1, "zero-shot top-5": 0.5, "mislabel AUC": 0.5}
 
 
-def _encode_captions(encoder: Any, captions: list[str], cache_dir: Any) -> np.ndarray:
+def encode_repeated(encoder: Any, texts: list[str], cache_dir: Any) -> np.ndarray:
     """Captions repeat (one per class), so encode the distinct ones and index."""
-    distinct, inverse = np.unique(np.asarray(captions, dtype=object), return_inverse=True)
-    return cached_encode(encoder, list(distinct), cache_dir=cache_dir)[inverse]
+    distinct, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    return cached_encode(encoder, list(distinct), cache_dir=cache_dir, show_progress=False)[inverse]
 
 
 def run(
@@ -56,47 +59,33 @@ def run(
     test = load_fashion_mnist("test", n=test_size, seed=0)
     image_encoder = get(IMAGE_ENCODER, **IMAGE_OPTIONS)
     text_encoder = get(TEXT_ENCODER)
-    images = cached_encode(image_encoder, train.a, key=f"{train.name}", cache_dir=cache_dir)
-    captions = _encode_captions(text_encoder, list(train.b), cache_dir)
-    test_images = cached_encode(image_encoder, test.a, key=f"{test.name}", cache_dir=cache_dir)
+    images = cached_encode(image_encoder, train.a, key=train.name, cache_dir=cache_dir)
+    captions = encode_repeated(text_encoder, list(train.b), cache_dir)
+    test_images = cached_encode(image_encoder, test.a, key=test.name, cache_dir=cache_dir)
     classes = build_class_embeddings(text_encoder, list(test.class_names), IMAGE_TEMPLATES)
     labels, test_labels = np.asarray(train.labels), np.asarray(test.labels)
 
-    rows: list[dict[str, Any]] = []
-    for n in budgets(pool_size):
-        for seed in seeds if n <= 300 else seeds[:1]:
-            index = train.sample_index(n, seed=seed)
-            a, b, y = images[index], captions[index], labels[index]
+    def score(model: Any, options: dict[str, Any], seed: int) -> dict[str, float]:
+        zs = zero_shot_classify(model, test_images, classes, test_labels, **options)
+        det = detect_mislabelled(
+            model, test_images, test_labels, classes, flip_fraction=0.1, seed=seed, **options
+        )
+        return {"zero-shot top-1": zs.top1, "zero-shot top-5": zs.top5, "mislabel AUC": det.auc}
 
-            def zero_shot_on_budget(model: Any, val: np.ndarray, opts: dict, a=a, y=y) -> float:
-                return zero_shot_classify(model, a[val], classes, y[val], **opts).top1
+    def probe(index: np.ndarray, seed: int) -> dict[str, dict[str, float]]:
+        accuracy = probe_accuracy(images[index], labels[index], test_images, test_labels)
+        return {"linear-probe": {"zero-shot top-1": accuracy}}
 
-            for method, (model, opts) in fit_methods(a, b, zero_shot_on_budget, seed=seed).items():
-                zs = zero_shot_classify(model, test_images, classes, test_labels, **opts)
-                det = detect_mislabelled(
-                    model, test_images, test_labels, classes, flip_fraction=0.1, seed=seed, **opts
-                )
-                for metric, value in (
-                    ("zero-shot top-1", zs.top1),
-                    ("zero-shot top-5", zs.top5),
-                    ("mislabel AUC", det.auc),
-                ):
-                    rows.append(result_row(EXPERIMENT, DATASET, method, n, metric, value, seed))
-            rows.append(
-                result_row(
-                    EXPERIMENT,
-                    DATASET,
-                    "linear-probe",
-                    n,
-                    "zero-shot top-1",
-                    probe_accuracy(a, y, test_images, test_labels),
-                    seed,
-                )
-            )
-        for metric, value in (
-            ("zero-shot top-1", 0.1),
-            ("zero-shot top-5", 0.5),
-            ("mislabel AUC", 0.5),
-        ):
-            rows.append(result_row(EXPERIMENT, DATASET, "chance", n, metric, value))
-    return rows
+    return run_sweep(
+        EXPERIMENT,
+        f"{DATASET} (test {test_size})",
+        images,
+        captions,
+        n_pairs=budgets(pool_size),
+        sample_index=lambda n, seed: train.sample_index(n, seed=seed),
+        score=score,
+        selection=Selection("zero-shot", labels),
+        seeds=seeds,
+        references=probe,
+        floors={"chance": CHANCE},
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -17,12 +18,35 @@ from typing import Any
 
 import numpy as np
 
-# Methods first in this order, then any others (references, floors, ceilings).
+# Fitted methods first in this order (default before tuned), then references and floors.
 METHOD_ORDER = ("CSA", "CCA", "ASIF", "LinearMap")
+VARIANT_ORDER = ("default", "tuned")
+# One colour per fitted method in every plot (solid: tuned, dashed: default) ...
+METHOD_COLOURS = {"CSA": "#d62728", "CCA": "#1f77b4", "ASIF": "#2ca02c", "LinearMap": "#9467bd"}
+# ... and one per kind of reference line, so chance, probe and ceilings read the same in all.
+REFERENCE_COLOURS = {"chance": "#7f7f7f", "linear-probe": "#000000"}
+OTHER_REFERENCE_COLOUR = "#8c564b"  # pair-free ceilings such as one shared encoder
 
 
-def _method_key(method: str) -> tuple[int, str]:
-    return (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (99, method)
+def split_method(method: str) -> tuple[str, str | None]:
+    """``"CSA (tuned)"`` -> ``("CSA", "tuned")``; references -> ``(name, None)``."""
+    base, _, rest = method.partition(" (")
+    variant = rest.removesuffix(")")
+    if base in METHOD_ORDER and variant in VARIANT_ORDER:
+        return base, variant
+    return method, None
+
+
+def is_fitted(method: str) -> bool:
+    """Whether ``method`` is one of the compared fits (not a floor or a ceiling)."""
+    return split_method(method)[1] is not None
+
+
+def _method_key(method: str) -> tuple[int, int, str]:
+    base, variant = split_method(method)
+    if variant is None:
+        return (99, 0, method)
+    return (METHOD_ORDER.index(base), VARIANT_ORDER.index(variant), "")
 
 
 def summarise(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], dict]:
@@ -56,9 +80,9 @@ def _cell(table: dict, method: str, n: int) -> str:
 
 
 def _best_marked(table: dict, n: int, methods: Sequence[str]) -> dict[str, bool]:
-    """Bold the best of the four fitted methods at a budget (not floors or references)."""
+    """Bold the best fitted method at a budget (not floors or references)."""
     scored = {m: table["mean"][(m, n)] for m in methods if (m, n) in table["mean"]}
-    contenders = {m: v for m, v in scored.items() if m in METHOD_ORDER}
+    contenders = {m: v for m, v in scored.items() if is_fitted(m)}
     best = max(contenders.values()) if contenders else None
     return {m: best is not None and m in contenders and contenders[m] == best for m in methods}
 
@@ -84,8 +108,33 @@ def markdown_tables(rows: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def plot_style(method: str) -> dict[str, Any]:
+    """Colour, line style and marker of a method, the same in every plot."""
+    base, variant = split_method(method)
+    if variant is not None:
+        return {
+            "color": METHOD_COLOURS[base],
+            "linestyle": "-" if variant == "tuned" else "--",
+            "marker": "o" if variant == "tuned" else "s",
+            "markersize": 3,
+        }
+    colour = REFERENCE_COLOURS.get(method, OTHER_REFERENCE_COLOUR)
+    return {"color": colour, "linestyle": ":", "marker": None, "linewidth": 1.5}
+
+
+def file_slug(*parts: str) -> str:
+    """A file name any shell takes unquoted: letters, digits, ``.``, ``_`` and ``-`` only."""
+    text = "-".join(parts).replace("->", " to ").replace("@", " at ")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+    return re.sub(r"_+", "_", slug).strip("_-.")
+
+
 def plot(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """One PNG per (experiment, dataset, metric): value against pairs, log x-axis."""
+    """One PNG per (experiment, dataset, metric): value against pairs, log x-axis.
+
+    The title names the data set (with its test size) and the metric; the legend sits
+    outside the axes so it never hides a curve.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,28 +142,24 @@ def plot(rows: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
 
     written = []
     for (experiment, dataset, metric), table in sorted(summarise(rows).items()):
-        fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=120)
+        fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=120)
         for method in table["methods"]:
             ns = [n for n in table["budgets"] if (method, n) in table["mean"]]
             mean = np.array([table["mean"][(method, n)] for n in ns])
             std = np.array([table["std"][(method, n)] for n in ns])
-            style = "-o" if method in METHOD_ORDER else "--"
-            (line,) = ax.plot(ns, mean, style, label=method, markersize=3)
+            style = plot_style(method)
+            ax.plot(ns, mean, label=method, **style)
             if np.any(std > 0):
-                ax.fill_between(ns, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+                ax.fill_between(ns, mean - std, mean + std, color=style["color"], alpha=0.12)
         ax.set_xscale("log")
         ax.set_xlabel("training pairs")
         ax.set_ylabel(metric)
-        ax.set_title(f"{experiment}: {dataset}", fontsize=10)
+        ax.set_title(f"{experiment}: {dataset}\n{metric}", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         fig.tight_layout()
-        slug = "-".join(
-            s.replace(" ", "_").replace("/", "_").replace(">", "")
-            for s in (experiment, dataset, metric)
-        )
-        path = out_dir / f"{slug}.png"
-        fig.savefig(path)
+        path = out_dir / f"{file_slug(experiment, dataset, metric)}.png"
+        fig.savefig(path, bbox_inches="tight")
         plt.close(fig)
         written.append(path)
     return written

@@ -12,8 +12,8 @@ What is held out where:
   form one group and stay on one side, so no test shape is also a training shape.
   Nothing is fitted on it: the shape descriptor has no fit at all;
 - selection: each budget of ``n_pairs`` training pairs (stratified, seeded, nested for
-  growing ``n_pairs``) is the only data a method gets; :func:`fit_methods` chooses every
-  method's ridge and, for CSA and CCA, ``sim_dim`` on a held-out fifth of it;
+  growing ``n_pairs``) is the only data a method gets; the tuned rows of
+  :func:`~csa_demo.sweep.run_sweep` choose every method's knobs on a held-out fifth of it;
 - floor: chance (1/classes for top-1, random rankings for mAP); ceiling: a logistic
   regression trained on the same budget's shape features and labels.
 
@@ -27,13 +27,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.shapes3d import CATEGORIES, load_kicad_shapes
-from csa.encoders.shapes import ShapeDistributionEncoder
-from csa_demo.class_text import (
-    class_text_sweep,
-    top_k_name,
-)
+from csa.datasets import PairedDataset, load
+from csa.encoders import get
+from csa_demo.class_text import class_text_sweep, top_k_name
 
 EXPERIMENT = "shapes3d-text"
 ZERO_SHOT = top_k_name(1)
@@ -81,7 +77,7 @@ def run_on(
         label,
         train,
         test,
-        ShapeDistributionEncoder(),
+        get("shape-d2", reuse=False),
         data.info["descriptions"],
         seeds=seeds,
         retrieval=RETRIEVAL,
@@ -98,15 +94,20 @@ def run(
 ) -> list[dict[str, Any]]:
     """Rows for the shared result format.
 
-    Full: the 20 categories of :data:`CATEGORIES`, up to 100 models each, every seed.
+    Full: the 20 categories the data set describes, up to 100 models each, every seed.
     Quick: 10 categories, up to 40 models each, one seed. Raises
     :class:`~csa.errors.DatasetError` with install instructions when the models are absent.
     """
     if quick:
-        data = load_kicad_shapes(QUICK_CATEGORIES, QUICK_PER_CATEGORY, cache_dir=cache_dir)
+        data = load(
+            "kicad-shapes",
+            categories=QUICK_CATEGORIES,
+            per_category=QUICK_PER_CATEGORY,
+            cache_dir=cache_dir,
+        )
         seeds = seeds[:1]
     else:
-        data = load_kicad_shapes(tuple(CATEGORIES), FULL_PER_CATEGORY, cache_dir=cache_dir)
+        data = load("kicad-shapes", per_category=FULL_PER_CATEGORY, cache_dir=cache_dir)
     return run_on(data, seeds, cache_dir)
 
 

@@ -9,10 +9,10 @@ What is held out where:
 - test: the problem's official test split, which neither the time-series encoder
   (MiniRocket draws its biases from the training series) nor any method ever sees;
 - selection: each budget of ``n_pairs`` training pairs (stratified, seeded, nested for
-  growing ``n_pairs``) is the only data a method gets. :func:`fit_methods` holds out a
-  seeded fifth of it to choose every method's ridge and, for CSA and CCA, ``sim_dim``
-  (zero-shot top-1 on those rows, ties to the mean reciprocal rank), then refits on
-  the whole budget. Below 20 pairs nothing can be held out and defaults are used;
+  growing ``n_pairs``) is the only data a method gets. :func:`~csa_demo.sweep.run_sweep` holds out a
+  seeded fifth of it to choose every method's knobs (zero-shot top-1 on those rows),
+  then refits on the whole budget; below 20 pairs nothing can be held out and only the
+  default rows are reported;
 - floor: chance (1/classes for top-1; a random ranking, averaged over draws, for
   mAP); ceiling: a logistic regression trained on the same budget's series and labels.
 """
@@ -24,15 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.timeseries import load_timeseries_text
-from csa.encoders.base import Encoder
-from csa.encoders.timeseries import Catch22Encoder, MiniRocketEncoder
-from csa.errors import ParameterError
-from csa_demo.class_text import (
-    class_text_sweep,
-    top_k_name,
-)
+from csa import ParameterError
+from csa.datasets import PairedDataset, load
+from csa.encoders import Encoder, get
+from csa_demo.class_text import class_text_sweep, top_k_name
 
 EXPERIMENT = "timeseries-text"
 ZERO_SHOT = top_k_name(1)
@@ -59,9 +54,9 @@ FULL: tuple[Setting, ...] = tuple(
 def _make_encoder(kind: str, train: PairedDataset) -> Encoder:
     """The time-series encoder, fitted on the training split where it needs a fit."""
     if kind == "minirocket":
-        return MiniRocketEncoder(num_kernels=NUM_KERNELS, seed=0).fit(train.a)
+        return get("minirocket", num_kernels=NUM_KERNELS, seed=0, reuse=False).fit(train.a)
     if kind == "catch22":
-        return Catch22Encoder(channels=train.a[0].shape[0])
+        return get("catch22", channels=train.a[0].shape[0], reuse=False)
     raise ParameterError(f"unknown time-series encoder {kind!r}; use minirocket or catch22")
 
 
@@ -76,8 +71,8 @@ def run_setting(
     Budgets default to :func:`budgets` of the training split, from one pair per class
     (at least 10); every seed runs budgets up to 300 pairs, larger ones run once.
     """
-    train = load_timeseries_text(setting.dataset, "train")
-    test = load_timeseries_text(setting.dataset, "test")
+    train = load(setting.dataset, split="train")
+    test = load(setting.dataset, split="test")
     return class_text_sweep(
         EXPERIMENT,
         f"{setting.dataset}/{setting.encoder}",
