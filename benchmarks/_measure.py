@@ -58,7 +58,8 @@ def _timed(work: Callable[[], Any], repeats: int = 1) -> dict[str, Any]:
 # ---- fit ----------------------------------------------------------------------------
 def bound(args: dict[str, Any]) -> dict[str, Any]:
     """X'X, Y'Y, X'Y over the same chunks as csa, then one eigh per side: the floor."""
-    from csa.scale.streaming import NpyRowReader, auto_chunk_rows
+    from csa.scale.features import NpyRowReader
+    from csa.scale.streaming import auto_chunk_rows
 
     dtype = np.dtype(args["precision"])
     reader_a, reader_b = NpyRowReader(args["a"]), NpyRowReader(args["b"])

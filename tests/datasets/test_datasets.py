@@ -12,7 +12,7 @@ import pytest
 import csa.datasets as ds
 from csa.datasets import PairedDataset
 from csa.datasets.idx import parse_idx
-from csa.errors import CSAError, DatasetError
+from csa.errors import CSAError, DatasetError, NonFiniteError
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 needs_fmnist = pytest.mark.skipif(
@@ -345,7 +345,7 @@ def test_embedding_pair_errors(tmp_path):
     nan = np.ones((10, 4))
     nan[3, 1] = np.nan
     np.save(tmp_path / "nan.npy", nan)
-    with pytest.raises(DatasetError, match=r"NaN or infinite.*\[3\]"):
+    with pytest.raises(NonFiniteError, match=r"NaN or infinite.*\[3\]"):
         ds.load_embedding_pair(tmp_path / "a.npy", tmp_path / "nan.npy")
     np.save(tmp_path / "obj.npy", np.array([{"x": 1}] * 10), allow_pickle=True)
     with pytest.raises(DatasetError, match="pickled"):

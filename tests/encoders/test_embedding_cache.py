@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from csa.encoders import cache_path, cached_encode, default_cache_dir, fingerprint
+from csa.encoders import cache_path, cached_encode
 from csa.encoders.base import BatchedEncoder
 from csa.errors import DtypeError
+from csa.files import cache_root
+from csa.files import content_fingerprint as fingerprint
 
 
 class Counting(BatchedEncoder):
@@ -110,13 +112,13 @@ def test_failed_encoding_leaves_no_entry_and_no_temp_file(tmp_path) -> None:
 
 def test_default_dir_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("CSA_CACHE_DIR", str(tmp_path / "env"))
-    assert default_cache_dir() == tmp_path / "env"
+    assert cache_root() == tmp_path / "env"
     e = Counting()
     cached_encode(e, TEXTS)
     assert len(list((tmp_path / "env" / "embeddings").glob("*.npy"))) == 1
     monkeypatch.delenv("CSA_CACHE_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "csa"
+    assert cache_root() == tmp_path / "home" / ".cache" / "csa"
 
 
 def test_fingerprint_follows_content(tmp_path) -> None:
@@ -142,5 +144,5 @@ def test_fingerprint_follows_content(tmp_path) -> None:
     assert before[0] != after[0] and before[1] != after[1]
     assert fingerprint([Path(tmp_path / "missing.png")]) != fingerprint([path])
 
-    with pytest.raises(DtypeError, match="key="):
+    with pytest.raises(DtypeError, match="cache key"):
         fingerprint([object()])

@@ -442,8 +442,15 @@ def test_precomputed_parquet_columns_and_vector_column(tmp_path) -> None:
     e = enc.PrecomputedEncoder(wide, id_column="id")
     assert e.dim == 3 and e.ids == [f"item{i}" for i in range(5)]
     np.testing.assert_allclose(e.encode(["item4", "item1"]), feats[[4, 1]], rtol=1e-6)
-    with pytest.raises(DtypeError, match="non-numeric"):
-        enc.PrecomputedEncoder(wide)  # the id column is text
+    # Without id_column, the text column named "id" is metadata, not a feature (issue 9),
+    # and items are row numbers.
+    by_row = enc.PrecomputedEncoder(wide)
+    assert by_row.dim == 3 and by_row.ids is None
+    np.testing.assert_allclose(by_row.encode([4]), feats[[4]], rtol=1e-6)
+    frame.insert(1, "note", ["n"] * 5)
+    frame.to_parquet(wide)
+    with pytest.raises(DatasetError, match=r"non-numeric.*note"):
+        enc.PrecomputedEncoder(wide, id_column="id")
     two = enc.PrecomputedEncoder(wide, id_column="id", columns=["f2", "f0"])
     np.testing.assert_allclose(two.encode(["item0"]), feats[[0]][:, [2, 0]], rtol=1e-6)
 
@@ -457,7 +464,7 @@ def test_precomputed_bad_files(tmp_path) -> None:
     with pytest.raises(DatasetError, match="not found"):
         enc.PrecomputedEncoder(tmp_path / "none.npy")
     np.save(tmp_path / "flat.npy", np.zeros(4))
-    with pytest.raises(ShapeError, match="2-D"):
+    with pytest.raises(DatasetError, match="2-D"):
         enc.PrecomputedEncoder(tmp_path / "flat.npy")
     bad = np.ones((3, 2))
     bad[1, 1] = np.nan

@@ -14,8 +14,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 import csa
-from csa.scale.distributed import encode_dask, fit_dask, moments_from_dask, moments_from_frames
 from csa.moments import PairMoments
+from csa.scale.distributed import encode_dask, fit_dask, moments_from_dask, moments_from_frames
 
 TOL = 1e-8
 

@@ -8,13 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import csa
-from csa.scale.streaming import (
-    NpyRowReader,
-    auto_chunk_rows,
-    fit_files,
-    iter_pair_chunks,
-    rebatch,
-)
+from csa.scale.features import NpyRowReader, rebatch
+from csa.scale.streaming import auto_chunk_rows, fit_files, iter_pair_chunks
 
 
 def _pairs(n: int = 1000, dim_a: int = 12, dim_b: int = 7, seed: int = 0):
@@ -133,7 +128,7 @@ def test_parquet_two_datasets_with_misaligned_row_groups(tmp_path):
 def test_bad_parquet_input_is_refused(tmp_path):
     a, b = _pairs(n=50)
     pq.write_table(
-        pa.table({"x": _vectors(a), "y": _vectors(b), "z": a[:, 0]}), tmp_path / "t.parquet"
+        pa.table({"x": _vectors(a), "y": _vectors(b), "z": _vectors(a)}), tmp_path / "t.parquet"
     )
     with pytest.raises(csa.ParameterError, match="columns_a"):
         fit_files(csa.CSA(), tmp_path / "t.parquet")
@@ -149,6 +144,28 @@ def test_bad_parquet_input_is_refused(tmp_path):
         fit_files(csa.CSA(), tmp_path / "a50.parquet", tmp_path / "b49.parquet", chunk_rows=20)
     with pytest.raises(csa.DatasetError, match="not found"):
         fit_files(csa.CSA(), tmp_path / "none.parquet", tmp_path / "ok.parquet")
+
+
+def test_id_and_label_columns_are_not_features_unless_named(tmp_path):
+    """Issue 9: an ``id`` column beside the embedding was fitted as a feature (top rho 1.0)."""
+    a, b = _pairs(n=200)
+    ids = np.arange(200)
+    pq.write_table(pa.table({"id": ids, "emb": _vectors(a)}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"emb": _vectors(b), "label": ids % 3}), tmp_path / "b.parquet")
+    ref = csa.CSA().fit(a, b)
+    fitted = fit_files(csa.CSA(), tmp_path / "a.parquet", tmp_path / "b.parquet")
+    assert fitted.projection_a_.shape[0] == a.shape[1]
+    _same(ref, fitted)
+    # All-scalar files: numeric columns are features, except those named as metadata.
+    scalar = {"row_id": ids, **{f"f{i}": a[:, i] for i in range(a.shape[1])}}
+    pq.write_table(pa.table(scalar), tmp_path / "wide.parquet")
+    _same(ref, fit_files(csa.CSA(), tmp_path / "wide.parquet", tmp_path / "b.parquet"))
+    # Named, an id column is a feature like any other.
+    chunks = iter_pair_chunks(
+        tmp_path / "a.parquet", tmp_path / "b.parquet", columns_a=["id", "emb"]
+    )
+    first_a, _ = next(chunks)
+    assert first_a.shape[1] == a.shape[1] + 1 and first_a[:3, 0].tolist() == [0.0, 1.0, 2.0]
 
 
 @pytest.mark.parametrize("sizes", [[5, 5, 5], [1, 13, 2, 40], [7], [3, 0, 9]])

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from csa.audio_signal import SAMPLE_RATE
 from csa.datasets.audio_gm import GM_PROGRAMS, gm_family
 from csa.datasets.audio_synth import (
     EspeakVoice,
@@ -37,9 +38,8 @@ from csa.datasets.audio_synth import (
 )
 from csa.datasets.base import PairedDataset
 from csa.datasets.registry import register
-from csa.encoders.audio import cache_root
-from csa.encoders.audio_features import SAMPLE_RATE
 from csa.errors import DatasetError
+from csa.files import atomic_write, cache_root, content_fingerprint
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WORDS = (
@@ -81,13 +81,9 @@ class AudioClips:
 
     def fingerprint(self) -> str:
         """SHA-256 of every sample and caption: equal fingerprints mean equal data."""
-        h = hashlib.sha256()
-        for wave, text in zip(self.audio, self.text, strict=True):
-            h.update(np.ascontiguousarray(wave, dtype="<f4").tobytes())
-            h.update(text.encode("utf-8") + b"\0")
-        for key in sorted(self.meta):
-            h.update(key.encode() + np.asarray(self.meta[key]).astype(str).tobytes())
-        return h.hexdigest()
+        waves = [np.ascontiguousarray(wave, dtype="<f4") for wave in self.audio]
+        meta = [(key, np.asarray(self.meta[key]).astype(str)) for key in sorted(self.meta)]
+        return content_fingerprint([waves, list(self.text), meta], namespace="csa-audio-clips")
 
 
 def _save(path: Path, clips: AudioClips) -> None:
@@ -100,10 +96,9 @@ def _save(path: Path, clips: AudioClips) -> None:
         "text": np.array(clips.text, dtype=str),
     }
     arrays.update({f"meta__{k}": np.asarray(v) for k, v in clips.meta.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(
+        path, lambda tmp: np.savez(tmp, **arrays), error=DatasetError, what="audio cache"
+    )
 
 
 def _load(path: Path) -> AudioClips:
@@ -125,7 +120,8 @@ def _cached(name: str, config: dict, cache_dir: str | os.PathLike[str] | None,
     key = hashlib.sha256(
         json.dumps({**config, "v": CACHE_VERSION}, sort_keys=True).encode()
     ).hexdigest()[:16]
-    path = cache_root(cache_dir) / "datasets" / "audio" / f"{name}-{key}.npz"
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    path = root / "datasets" / "audio" / f"{name}-{key}.npz"
     if path.is_file():
         try:
             return _load(path)

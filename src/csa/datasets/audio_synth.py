@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csa.encoders.audio_features import SAMPLE_RATE, resample
+from csa.audio_signal import SAMPLE_RATE, resample
 from csa.errors import DatasetError
 
 SOUNDFONT_CANDIDATES = (

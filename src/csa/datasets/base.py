@@ -7,7 +7,6 @@ embedding cache recognise the same items again without trusting file names or pa
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -16,45 +15,18 @@ from typing import Any
 import numpy as np
 
 from csa.errors import DatasetError
+from csa.files import content_fingerprint
 
 #: Raw items of one side: one array with items along axis 0, or a list of items.
 Items = np.ndarray | Sequence[Any]
+# Keeps data-set hashes apart from other users of the one content fingerprint.
+_NAMESPACE = "csa-dataset"
 
 
 def _take(items: Items, index: np.ndarray) -> Items:
     if isinstance(items, np.ndarray):
         return items[index]
     return [items[i] for i in index.tolist()]
-
-
-def _hash_items(items: Items) -> str:
-    """Hash content, not identity: two loads of the same files must share cache entries."""
-    h = hashlib.sha256()
-    if isinstance(items, np.ndarray):
-        _hash_array(h, items)
-        return h.hexdigest()
-    h.update(f"list:{len(items)}".encode())
-    for item in items:
-        if isinstance(item, str):
-            raw = item.encode("utf-8")
-            h.update(b"s" + len(raw).to_bytes(8, "little") + raw)
-        elif isinstance(item, np.ndarray):
-            h.update(b"a")
-            _hash_array(h, item)
-        elif isinstance(item, bytes):
-            h.update(b"b" + len(item).to_bytes(8, "little") + item)
-        else:
-            raise DatasetError(
-                f"cannot fingerprint an item of type {type(item).__name__}; "
-                "items must be strings, bytes or numpy arrays"
-            )
-    return h.hexdigest()
-
-
-def _hash_array(h: Any, arr: np.ndarray) -> None:
-    arr = np.ascontiguousarray(arr)
-    h.update(f"{arr.dtype.str}:{arr.shape}".encode())
-    h.update(memoryview(arr).cast("B"))
 
 
 def _stratified_order(labels: np.ndarray | None, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,23 +110,18 @@ class PairedDataset:
     @cached_property
     def fingerprint_a(self) -> str:
         """Content hash of side a: the embedding cache key for this side's items."""
-        return _hash_items(self.a)
+        return content_fingerprint(self.a, namespace=_NAMESPACE)
 
     @cached_property
     def fingerprint_b(self) -> str:
         """Content hash of side b: the embedding cache key for this side's items."""
-        return _hash_items(self.b)
+        return content_fingerprint(self.b, namespace=_NAMESPACE)
 
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of both sides, labels and class names (short hex)."""
-        h = hashlib.sha256()
-        h.update(self.fingerprint_a.encode() + self.fingerprint_b.encode())
-        if self.labels is not None:
-            _hash_array(h, self.labels)
-        if self.class_names is not None:
-            h.update("\x1f".join(self.class_names).encode())
-        return h.hexdigest()[:16]
+        parts = [self.fingerprint_a, self.fingerprint_b, self.labels, self.class_names]
+        return content_fingerprint(parts, namespace=_NAMESPACE)[:16]
 
     def subset(self, index: Sequence[int] | np.ndarray, name: str | None = None) -> PairedDataset:
         """The pairs at ``index``, in that order."""

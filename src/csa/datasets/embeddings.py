@@ -14,30 +14,28 @@ import numpy as np
 from csa.datasets.base import PairedDataset, factorize_labels
 from csa.datasets.splits import select_split
 from csa.errors import DatasetError
+from csa.scale.features import FeatureFile
 
 SUFFIXES = (".npy", ".parquet")
 
 
-def _features(values: np.ndarray, source: str) -> np.ndarray:
-    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
+def _read(path: Path, label_column: str) -> tuple[np.ndarray, list | None]:
+    """One embedding file through the one feature reader, as checked float32 features."""
+    if not path.is_file():
+        raise DatasetError(f"embedding file {path} not found")
+    if path.suffix not in SUFFIXES:
         raise DatasetError(
-            f"{source}: expected a non-empty 2-D array (rows, dims), got shape {values.shape}"
+            f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(SUFFIXES)}"
         )
-    if (
-        values.dtype == object
-        or not np.issubdtype(values.dtype, np.number)
-        or np.iscomplexobj(values)
-    ):
-        raise DatasetError(f"{source}: features must be real numbers, got dtype {values.dtype}")
-    out = values.astype(np.float32)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
+    features = FeatureFile(path, exclude=(label_column,))
+    if features.n_rows == 0 or features.dim == 0:
         raise DatasetError(
-            f"{source}: {rows.size} row(s) hold NaN or infinite values "
-            f"(first rows {rows[:5].tolist()})"
+            f"{path}: expected a non-empty 2-D array (rows, dims), got "
+            f"{features.n_rows} x {features.dim}"
         )
-    return out
+    features.check_finite()
+    labels = features.column(label_column) if features.has_column(label_column) else None
+    return features.read().astype(np.float32), labels
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -47,52 +45,6 @@ def _read_npy(path: Path) -> np.ndarray:
         raise DatasetError(
             f"{path} is not a readable .npy array (pickled objects are refused): {exc}"
         ) from exc
-
-
-def _read_parquet(path: Path, label_column: str) -> tuple[np.ndarray, list | None]:
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise DatasetError(
-            "reading .parquet needs pandas and pyarrow (the csa[encoders] extra)"
-        ) from exc
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise DatasetError(f"{path} is not a readable parquet file: {exc}") from exc
-    labels = frame.pop(label_column).tolist() if label_column in frame.columns else None
-    if frame.shape[1] == 0:
-        raise DatasetError(f"{path} holds no feature columns besides {label_column!r}")
-    if frame.shape[1] == 1 and pd.api.types.is_object_dtype(frame.dtypes.iloc[0]):
-        # One column of per-row vectors (the usual way to store an embedding).
-        column = frame.columns[0]
-        try:
-            values = np.stack([np.asarray(v, dtype=np.float64) for v in frame[column]])
-        except (ValueError, TypeError) as exc:
-            raise DatasetError(
-                f"{path}: column {column!r} is not vectors of one length: {exc}"
-            ) from exc
-        return values, labels
-    non_numeric = [str(c) for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
-    if non_numeric:
-        raise DatasetError(
-            f"{path}: non-numeric column(s) {', '.join(non_numeric)}; a parquet embedding file "
-            f"holds numeric columns, or one column of vectors, plus an optional {label_column!r}"
-        )
-    return frame.to_numpy(), labels
-
-
-def _read(path: Path, label_column: str) -> tuple[np.ndarray, list | None]:
-    if not path.is_file():
-        raise DatasetError(f"embedding file {path} not found")
-    if path.suffix == ".npy":
-        return _features(_read_npy(path), str(path)), None
-    if path.suffix == ".parquet":
-        values, labels = _read_parquet(path, label_column)
-        return _features(values, str(path)), labels
-    raise DatasetError(
-        f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(SUFFIXES)}"
-    )
 
 
 def _read_labels(labels: str | Path | Sequence | np.ndarray) -> list:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from csa.datasets.base import PairedDataset
 from csa.datasets.registry import register
 from csa.datasets.vrml import VrmlError, read_vrml
 from csa.errors import DatasetError
+from csa.files import atomic_write, cache_root
 
 DEBIAN_PACKAGE = "kicad-packages3d"
 DEFAULT_ROOT = Path("/usr/share/kicad/3dmodels")
@@ -137,14 +138,6 @@ def _cache_path(path: Path, n_points: int, seed: int, cache_dir: Path) -> Path:
     return cache_dir / path.parent.name / f"{path.stem}-{key}.npy"
 
 
-def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
-    """Write to a temporary name, then rename: a killed run leaves no half-written entry."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, target)
-
-
 def load_cloud(
     path: str | os.PathLike[str],
     n_points: int = 2048,
@@ -156,9 +149,7 @@ def load_cloud(
     ``cache_dir=None`` uses the csa cache folder (``$CSA_CACHE_DIR`` or ``~/.cache/csa``).
     """
     path = Path(path)
-    from csa.encoders.cache import default_cache_dir
-
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
     cached = _cache_path(path, n_points, seed, root / "datasets" / "shapes3d")
     failed = cached.with_suffix(".failed")
     if failed.is_file():
@@ -175,14 +166,17 @@ def load_cloud(
         cloud = sample_surface(vertices * MM_PER_UNIT, faces, n_points, seed)
     except VrmlError as exc:
         message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-        _write_atomic(failed, lambda p: p.write_text(message, encoding="utf-8"))
+        atomic_write(
+            failed,
+            lambda p: p.write_text(message, encoding="utf-8"),
+            error=DatasetError,
+            what="shape cache entry",
+        )
         raise VrmlError(message) from exc
 
-    def save(tmp: Path) -> None:
-        with tmp.open("wb") as f:  # a file object: np.save would add ".npy" to a path
-            np.save(f, cloud)
-
-    _write_atomic(cached, save)
+    atomic_write(
+        cached, lambda tmp: np.save(tmp, cloud), error=DatasetError, what="shape cache entry"
+    )
     return cloud
 
 

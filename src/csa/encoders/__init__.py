@@ -10,7 +10,7 @@ made, so importing this package stays cheap.
 """
 
 from csa.encoders.base import BatchedEncoder, Encoder
-from csa.encoders.cache import cache_path, cached_encode, default_cache_dir, fingerprint
+from csa.encoders.cache import cache_path, cached_encode
 from csa.encoders.efficientnet import EfficientNetLite0Encoder
 from csa.encoders.hf_image import HFImageEncoder, TimmImageEncoder
 from csa.encoders.images import load_image
@@ -31,9 +31,7 @@ __all__ = [
     "available",
     "cache_path",
     "cached_encode",
-    "default_cache_dir",
     "describe",
-    "fingerprint",
     "get",
     "load_image",
     "minilm_l3_onnx",

@@ -30,17 +30,9 @@ from csa.encoders.audio_features import (
     log_mel_spectrogram,
 )
 from csa.errors import EncoderError
+from csa.files import cache_root
 
 WHISPER_MODELS = ("tiny.en", "base")
-
-
-def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The csa cache folder: ``cache_dir``, else ``$CSA_CACHE_DIR``, else ``~/.cache/csa``."""
-    if cache_dir is not None:
-        return Path(cache_dir)
-    from csa.encoders.cache import default_cache_dir
-
-    return default_cache_dir()
 
 
 def _tiny_en_dir() -> Path:
@@ -61,7 +53,8 @@ def _base_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     is written to a temporary folder beside the target and renamed into place, so a crash or
     a concurrent process never leaves a half-written model that later loads as garbage.
     """
-    target = cache_root(cache_dir) / "models" / "whisper-base-ct2"
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    target = root / "models" / "whisper-base-ct2"
     if (target / "model.bin").is_file() and (target / "config.json").is_file():
         return target
     try:
@@ -299,4 +292,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["MFCCEncoder", "WhisperEncoder", "cache_root", "whisper_model_dir"]
+__all__ = ["MFCCEncoder", "WhisperEncoder", "whisper_model_dir"]

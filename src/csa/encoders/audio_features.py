@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from csa.audio_signal import SAMPLE_RATE, resample
 from csa.errors import DtypeError, EncoderError, ShapeError
 
-SAMPLE_RATE = 16_000
 N_FFT = 400
 HOP_LENGTH = 160
 N_MELS = 80
@@ -122,17 +122,6 @@ def audio_frames(n_samples: int, window_seconds: float = WINDOW_SECONDS) -> int:
     """Number of Whisper encoder frames (20 ms each) that overlap real audio, at least 1."""
     mel_frames = min(math.ceil(n_samples / HOP_LENGTH), round(window_seconds * 100))
     return max(1, math.ceil(mel_frames / 2))
-
-
-def resample(audio: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Polyphase resampling; exact rational ratio, so 22.05 kHz -> 16 kHz adds no drift."""
-    if orig_rate == target_rate:
-        return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(orig_rate), int(target_rate))
-    out = resample_poly(audio.astype(np.float64), target_rate // g, int(orig_rate) // g)
-    return out.astype(np.float32)
 
 
 def load_audio(item: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

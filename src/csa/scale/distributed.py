@@ -21,6 +21,7 @@ import numpy as np
 
 from csa.errors import DatasetError, ParameterError, ShapeError
 from csa.moments import PairMoments, moments_of
+from csa.scale.features import table_matrix
 from csa.validation import check_pair
 
 # Partial results merged per task in the reduction tree: few enough that a merge task
@@ -52,31 +53,26 @@ def _merge_all(parts: Sequence[PairMoments]) -> PairMoments:
 
 
 def _frame_matrix(frame: Any, columns: Sequence[str]) -> np.ndarray:
-    """Columns of a pandas partition as ``(rows, dims)``: vector columns are stacked."""
-    import pandas as pd
+    """Columns of a pandas partition as ``(rows, dims)``, read by the one column reader."""
+    import pyarrow as pa
 
-    parts = []
-    for name in columns:
-        column = frame[name]
-        if column.dtype == object:
-            if len(column) == 0:
-                raise ShapeError(f"column {name!r} is empty in a partition; cannot infer its width")
-            try:
-                parts.append(np.stack([np.asarray(v, dtype=np.float64) for v in column]))
-            except (TypeError, ValueError) as exc:
-                raise DatasetError(
-                    f"column {name!r} is not vectors of numbers of one length: {exc}"
-                ) from exc
-        elif pd.api.types.is_numeric_dtype(column.dtype) or column.dtype == bool:
-            parts.append(column.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
-        else:
-            raise DatasetError(
-                f"column {name!r} has dtype {column.dtype}, not numbers or vectors; if it held "
-                "vectors, dask's 'dataframe.convert-string' turned them into text: store them "
-                "as a parquet list column, or set dask.config.set({'dataframe.convert-string': "
-                "False}) before building the frame"
-            )
-    return parts[0] if len(parts) == 1 else np.hstack(parts)
+    try:
+        table = pa.Table.from_pandas(frame[list(columns)], preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DatasetError(
+            f"columns {list(columns)} are not numbers or vectors of numbers of one type: {exc}"
+        ) from exc
+    try:
+        return table_matrix(table, columns, "a data frame partition")
+    except DatasetError as exc:
+        if not any(pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                   for f in table.schema):  # fmt: skip
+            raise
+        raise DatasetError(
+            f"{exc}; if the column held vectors, dask's 'dataframe.convert-string' turned them "
+            "into text: store them as a parquet list column, or set "
+            "dask.config.set({'dataframe.convert-string': False}) before building the frame"
+        ) from exc
 
 
 def _frame_moments(
