@@ -154,9 +154,13 @@ def test_retrieval_with_class_codes_has_known_answers():
     res = evaluate_retrieval(DotModel(), codes, codes, labels_a=labels, labels_b=labels)
     for d in ("a->b", "b->a"):
         assert res[d].recall[1] == 1.0 and res[d].mAP == pytest.approx(1.0)
-    # Pair relevance (row i with row i): the true item ties with its classmates and is
-    # ranked last among them: rank = class size. AP = 1 / class size.
+    # Identical rows are the same item by default: the same perfect answer, no labels given.
     res = evaluate_retrieval(DotModel(), codes, codes, ks=(1, 2, 3))
+    for d in ("a->b", "b->a"):
+        assert res[d].recall[1] == 1.0 and res[d].mAP == pytest.approx(1.0)
+    # Strict pair relevance (row i with row i only): the true item ties with its identical
+    # classmates and is ranked last among them: rank = class size. AP = 1 / class size.
+    res = evaluate_retrieval(DotModel(), codes, codes, ks=(1, 2, 3), identical=False)
     sizes = np.array([2, 2, 3, 3, 3, 1])
     assert res["a->b"].mAP == pytest.approx(np.mean(1 / sizes))
     assert res["a->b"].recall == pytest.approx({1: 1 / 6, 2: 3 / 6, 3: 1.0})
@@ -269,7 +273,7 @@ def test_mislabelled_detection_ranks_by_score_pairs():
 def test_out_of_context_with_derangement_has_the_computed_auc():
     labels = np.arange(30) % 3
     codes = onehot(labels, 3)
-    res = detect_out_of_context(DotModel(), codes, codes, seed=5)
+    res = detect_out_of_context(DotModel(), codes, codes, seed=5, identical=False)
     # Genuine pairs score 1; a wrong caption of the same class also scores 1 (a tie,
     # worth 1/2 against every genuine pair); one of another class scores 0.
     partners = derangement(30, np.random.default_rng(5))
@@ -278,6 +282,9 @@ def test_out_of_context_with_derangement_has_the_computed_auc():
     # Drawing wrong captions from other groups removes the ties.
     res_g = detect_out_of_context(DotModel(), codes, codes, groups=labels, seed=5)
     assert res_g.auc == 1.0 and res_g.n_mismatched == 30
+    # So does the default, which groups identical rows without being told the labels.
+    res_d = detect_out_of_context(DotModel(), codes, codes, seed=5)
+    assert res_d.auc == 1.0 and res_d.scores.tolist() == res_g.scores.tolist()
 
 
 def test_bilevel_rule_finds_the_and_region():

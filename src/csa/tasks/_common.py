@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -75,16 +76,56 @@ def check_block_size(block_size: int) -> int:
     return int(block_size)
 
 
-def call_similarity(model: Any, a: Any, b: Any, sim_dim: int | None) -> np.ndarray:
-    """``model.similarity`` with ``sim_dim`` passed only when given (ASIF/LinearMap lack it)."""
-    out = model.similarity(a, b) if sim_dim is None else model.similarity(a, b, sim_dim=sim_dim)
-    return as_scores(out, "model.similarity output", 2)
+QueryOptions = int | None | Mapping[str, Any]
 
 
-def call_score_pairs(model: Any, a: Any, b: Any, sim_dim: int | None) -> np.ndarray:
-    """``model.score_pairs`` with ``sim_dim`` passed only when given."""
-    out = model.score_pairs(a, b) if sim_dim is None else model.score_pairs(a, b, sim_dim=sim_dim)
+def query_kwargs(options: QueryOptions) -> dict[str, Any]:
+    """Keyword arguments for a model's query methods.
+
+    ``options`` is a ``sim_dim`` (an int, or None for the model's default) or a mapping
+    of query options such as ``{"sim_dim": 8}``; None values are dropped, so baselines
+    without the option (ASIF, LinearMap) run the same code.
+    """
+    if options is None:
+        return {}
+    if isinstance(options, Mapping):
+        return {str(k): v for k, v in options.items() if v is not None}
+    return {"sim_dim": options}
+
+
+def call_similarity(model: Any, a: Any, b: Any, options: QueryOptions) -> np.ndarray:
+    """``model.similarity`` with the query options passed only when given."""
+    return as_scores(model.similarity(a, b, **query_kwargs(options)), "model.similarity output", 2)
+
+
+def call_score_pairs(model: Any, a: Any, b: Any, options: QueryOptions) -> np.ndarray:
+    """``model.score_pairs`` with the query options passed only when given."""
+    out = model.score_pairs(a, b, **query_kwargs(options))
     return as_scores(out, "model.score_pairs output", 1)
+
+
+def embeds(model: Any) -> bool:
+    """True for models with ``embed_a``/``embed_b`` (every csa model): score by inner product."""
+    return callable(getattr(model, "embed_a", None)) and callable(getattr(model, "embed_b", None))
+
+
+def scoring_inputs(
+    model: Any, queries: Any, gallery: Any, query_side: str, options: QueryOptions
+) -> tuple[Any, Any, Callable[[Any, Any], np.ndarray] | None]:
+    """What :func:`csa.scoring.iter_score_blocks` needs to score ``queries`` against ``gallery``.
+
+    A model that embeds is asked once per side, so a gallery is embedded once rather
+    than once per block of queries; the scores are its inner products. Any other scorer
+    (only ``similarity``) gets the raw rows and is called per block.
+    """
+    kwargs = query_kwargs(options)
+    if embeds(model):
+        embed_q = model.embed_a if query_side == "a" else model.embed_b
+        embed_g = model.embed_b if query_side == "a" else model.embed_a
+        return embed_q(queries, **kwargs), embed_g(gallery, **kwargs), None
+    if query_side == "a":
+        return queries, gallery, lambda q, g: call_similarity(model, q, g, kwargs)
+    return queries, gallery, lambda q, g: call_similarity(model, g, q, kwargs).T
 
 
 def take_rows(x: Any, idx: np.ndarray) -> Any:

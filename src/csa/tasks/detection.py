@@ -17,13 +17,16 @@ import numpy as np
 
 from csa.errors import InputError, ShapeError
 from csa.tasks._common import (
+    QueryOptions,
     ResultMixin,
     as_labels,
     as_scores,
     call_score_pairs,
     n_rows,
+    query_kwargs,
     take_rows,
 )
+from csa.tasks.groups import all_distinct, mismatch_groups, row_groups
 from csa.tasks.metrics import roc_auc
 
 
@@ -126,17 +129,26 @@ def detect_mislabelled(
     flip_fraction: float = 0.1,
     seed: int = 0,
     inputs_side: Literal["a", "b"] = "a",
-    sim_dim: int | None = None,
+    sim_dim: QueryOptions = None,
 ) -> DetectionResult:
     """Flip a seeded fraction of labels; AUC of clean vs flipped (input, class caption) pairs.
 
-    ``class_embeddings[c]`` is the caption embedding of class c on the model's other side.
+    ``class_embeddings[c]`` is the caption embedding of class c on the model's other side;
+    classes must have distinct embeddings, or a flip could land on an identical caption.
     """
     if inputs_side not in ("a", "b"):
         raise InputError(f"inputs_side must be 'a' or 'b', got {inputs_side!r}")
     n = n_rows(inputs, "inputs")
     n_classes = n_rows(class_embeddings, "class_embeddings")
     y = as_labels(labels, "labels", n)
+    same = row_groups(class_embeddings, "class_embeddings")
+    if not all_distinct(same):
+        dup = np.flatnonzero(same == same[np.flatnonzero(np.bincount(same) > 1)[0]])
+        raise InputError(
+            f"classes {dup.tolist()} have identical class embeddings (the same class name or "
+            "prompt?); a label flipped between them would be counted as a mismatch while "
+            "it scores exactly like the true one"
+        )
     rng = np.random.default_rng(seed)
     noisy, flipped = flip_labels(y, n_classes, flip_fraction, rng)
     captions = take_rows(class_embeddings, noisy)
@@ -152,7 +164,7 @@ def detect_mislabelled(
         n_mismatched=int(flipped.sum()),
         protocol=f"mislabelled(flip_fraction={flip_fraction})",
         seed=seed,
-        sim_dim=sim_dim,
+        sim_dim=query_kwargs(sim_dim).get("sim_dim"),
         scores=scores,
         is_mismatch=flipped,
     )
@@ -164,17 +176,23 @@ def detect_out_of_context(
     b: Any,
     *,
     groups: Any | None = None,
+    identical: bool = True,
     seed: int = 0,
-    sim_dim: int | None = None,
+    sim_dim: QueryOptions = None,
 ) -> DetectionResult:
     """Each item with its own caption vs with another item's caption; AUC.
 
-    Without ``groups`` the wrong captions are a seeded derangement; with ``groups`` each
-    wrong caption comes from an item of another group.
+    With ``groups`` (one id per pair) each wrong caption comes from an item of another
+    group. Without, and with ``identical=True`` (the default), pairs whose a row or b row
+    is identical form groups (:func:`csa.tasks.groups.mismatch_groups`), so a "wrong"
+    caption is never identical to the true one; when every row is distinct that is a
+    seeded derangement. ``identical=False`` is the plain derangement, whatever repeats.
     """
     n = n_rows(a, "a")
     if n_rows(b, "b") != n:
         raise ShapeError(f"a has {n} rows but b has {n_rows(b, 'b')}; they must be paired")
+    if groups is None and identical:
+        groups = mismatch_groups(a, b)
     partners = mismatch_partners(n, np.random.default_rng(seed), groups)
     genuine = call_score_pairs(model, a, b, sim_dim)
     wrong = call_score_pairs(model, a, take_rows(b, partners), sim_dim)
@@ -189,7 +207,7 @@ def detect_out_of_context(
         n_mismatched=n,
         protocol="out_of_context" + ("(other group)" if groups is not None else "(derangement)"),
         seed=seed,
-        sim_dim=sim_dim,
+        sim_dim=query_kwargs(sim_dim).get("sim_dim"),
         scores=scores,
         is_mismatch=is_mismatch,
     )
@@ -357,6 +375,7 @@ def detect_out_of_context_bilevel(
     text_model: Any | None = None,
     captions_text: Any | None = None,
     groups: Any | None = None,
+    identical: bool = True,
     val_fraction: float = 0.5,
     seed: int = 0,
     sim_dim: int | None = None,
@@ -371,7 +390,8 @@ def detect_out_of_context_bilevel(
     is the item's own other text (its original caption, or its body for news) and
     ``captions_text`` the captions in the text scorer's space (defaults to ``b``;
     ``text_model`` defaults to cosine). Items are split (seeded) into validation and test;
-    wrong captions are drawn within each split so no caption crosses over.
+    wrong captions are drawn within each split so no caption crosses over, and (with
+    ``identical=True``) never identical to the true one, as in :func:`detect_out_of_context`.
     """
     n = n_rows(a, "a")
     for arr, name in ((b, "b"), (reference_text, "reference_text")):
@@ -383,6 +403,8 @@ def detect_out_of_context_bilevel(
             f"captions_text has {n_rows(captions_text, 'captions_text')} rows, not {n}"
         )
     text_model = CosineScorer() if text_model is None else text_model
+    if groups is None and identical:
+        groups = mismatch_groups(a, b)
     g = None if groups is None else as_labels(groups, "groups", n)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)

@@ -5,7 +5,9 @@ constant scorer would look perfect. All ranking metrics here (top-k accuracy, Re
 average precision) are therefore *pessimistic*: an item that must be found is ranked
 after every item that should not be found and has the same score. Among relevant items
 tied with each other the order does not change any metric. ROC AUC is the usual
-threshold sweep (scikit-learn), where a positive tied with a negative counts one half.
+threshold sweep, where a positive tied with a negative counts one half; it is computed
+as the Mann-Whitney statistic from average ranks (equal to scikit-learn's
+``roc_auc_score``, without importing scikit-learn).
 
 Recall@K is the hit rate used for image-text retrieval: a query counts as found when at
 least one of its relevant items is among the first K. Average precision uses every
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 from csa.errors import InputError, ShapeError
 from csa.tasks._common import as_labels, as_scores, to_numpy
@@ -190,7 +192,11 @@ def roc_auc(scores: Any, positive: Any) -> float:
         raise InputError(
             f"ROC AUC needs both classes, got {n_pos} positives of {y.shape[0]} samples"
         )
-    return float(roc_auc_score(y, s))
+    # P(score of a random positive > score of a random negative), ties 1/2: the positives'
+    # rank sum minus its minimum, over the number of (positive, negative) pairs.
+    ranks = rankdata(s, method="average")
+    n_neg = y.shape[0] - n_pos
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """Cross-modal retrieval in both directions, in blocks of queries.
 
 The score matrix of a large gallery does not fit in memory (100k x 100k float64 is
-80 GB), so queries are scored ``block_size`` at a time against the whole gallery and
-only per-query hits and average precisions are kept.
+80 GB), so queries are scored ``block_size`` at a time against the whole gallery (by
+:mod:`csa.scoring`'s one blocked loop) and only per-query hits and average precisions
+are kept. Identical items count as relevant by default (:mod:`csa.tasks.groups`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from typing import Any, Literal
 import numpy as np
 
 from csa.errors import InputError, ShapeError
+from csa.scoring import DEFAULT_SCORE_BUDGET, default_block_rows, iter_score_blocks, score_matrix
 from csa.tasks._common import (
+    QueryOptions,
     ResultMixin,
     as_labels,
-    call_similarity,
     check_block_size,
     n_rows,
-    take_rows,
+    query_kwargs,
+    scoring_inputs,
     to_numpy,
 )
+from csa.tasks.groups import all_distinct, pair_groups
 from csa.tasks.metrics import DEFAULT_KS, per_query_retrieval
 
 Direction = Literal["a->b", "b->a"]
@@ -55,22 +59,29 @@ class RetrievalResult(ResultMixin):
 
 
 class _Relevance:
-    """Relevance rows for a block of queries, from a pairing, labels, or a matrix."""
+    """Relevance rows for a block of queries: a matrix, labels, pair groups or the pairing."""
 
     def __init__(
         self,
-        n_a: int,
-        n_b: int,
+        a: Any,
+        b: Any,
         relevance: Any | None,
         labels_a: Any | None,
         labels_b: Any | None,
+        groups: Any | None,
+        identical: bool,
     ) -> None:
+        n_a, n_b = n_rows(a, "a"), n_rows(b, "b")
         self.matrix: np.ndarray | None = None
         self.labels_a: np.ndarray | None = None
         self.labels_b: np.ndarray | None = None
+        self.pair_ids: tuple[np.ndarray, ...] = ()
+        given = [n for n, v in (("relevance", relevance), ("groups", groups)) if v is not None]
+        if labels_a is not None or labels_b is not None:
+            given.append("labels_a/labels_b")
+        if len(given) > 1:
+            raise InputError(f"give one of relevance, labels_a/labels_b or groups, not {given}")
         if relevance is not None:
-            if labels_a is not None or labels_b is not None:
-                raise InputError("give either relevance or labels_a/labels_b, not both")
             rel = to_numpy(relevance, "relevance")
             if rel.shape != (n_a, n_b):
                 raise ShapeError(f"relevance must have shape ({n_a}, {n_b}), got {rel.shape}")
@@ -79,16 +90,23 @@ class _Relevance:
                     raise InputError("relevance must be boolean (or 0/1)")
                 rel = rel.astype(bool)
             self.matrix = rel
-        elif labels_a is not None or labels_b is not None:
+            return
+        if labels_a is not None or labels_b is not None:
             if labels_a is None or labels_b is None:
                 raise InputError("labels_a and labels_b must be given together")
             self.labels_a = as_labels(labels_a, "labels_a", n_a)
             self.labels_b = as_labels(labels_b, "labels_b", n_b)
-        elif n_a != n_b:
+            return
+        if n_a != n_b:
             raise ShapeError(
                 f"without relevance or labels, row i of a is paired with row i of b, "
                 f"but a has {n_a} rows and b has {n_b}"
             )
+        if groups is not None:
+            self.pair_ids = (as_labels(groups, "groups", n_a),)
+        elif identical:
+            ga, gb = pair_groups(a, b)
+            self.pair_ids = tuple(g for g in (ga, gb) if not all_distinct(g))
 
     def rows(self, direction: Direction, idx: np.ndarray, n_gallery: int) -> np.ndarray:
         if self.matrix is not None:
@@ -102,11 +120,9 @@ class _Relevance:
             return q[idx][:, None] == g[None, :]
         rel = np.zeros((idx.shape[0], n_gallery), dtype=bool)
         rel[np.arange(idx.shape[0]), idx] = True
+        for ids in self.pair_ids:  # symmetric: the same rows serve both directions
+            rel |= ids[idx][:, None] == ids[None, :]
         return rel
-
-
-# Scores held at once when block_size is left to us: 2**24 float64 values, 128 MiB.
-DEFAULT_SCORE_BUDGET = 2**24
 
 
 def evaluate_retrieval(
@@ -117,49 +133,59 @@ def evaluate_retrieval(
     relevance: Any | None = None,
     labels_a: Any | None = None,
     labels_b: Any | None = None,
+    groups: Any | None = None,
+    identical: bool = True,
     ks: Sequence[int] = DEFAULT_KS,
     directions: Sequence[Direction] = ("a->b", "b->a"),
-    sim_dim: int | None = None,
+    sim_dim: QueryOptions = None,
     block_size: int | None = None,
 ) -> RetrievalResult:
     """Recall@K and mAP for retrieving b from a and a from b.
 
     What counts as a match, in order of precedence: ``relevance``, a boolean (n_a, n_b)
-    matrix; else ``labels_a``/``labels_b``, where equal labels match (several true
-    matches per query); else row i of a matches row i of b. Every query must have at
-    least one match. Peak memory is about ``block_size * gallery size`` scores; left as
-    None, the block is as large as fits in 2**24 scores, and when the whole matrix fits
-    it is computed once and read in both directions.
+    matrix; else ``labels_a``/``labels_b``, where equal labels match; else ``groups``, one
+    id per pair, where pairs of one group match; else row i of a matches row i of b and,
+    with ``identical=True`` (the default), so does every pair whose a row or b row is
+    identical to pair i's (repeated class captions, duplicate images: see
+    :mod:`csa.tasks.groups`). ``identical=False`` restores the strict pairing, where an
+    identical caption counts as a miss. Every query must have at least one match.
+
+    ``sim_dim`` is an int or a mapping of query options (``{"sim_dim": 8}``), passed to
+    the model only when given. A model with ``embed_a``/``embed_b`` embeds each side once
+    and is scored by :mod:`csa.scoring`'s blocked loop; peak memory is about
+    ``block_size * gallery size`` scores. Left as None, the block is as large as fits in
+    2**24 scores, and when the whole matrix fits it is computed once and read in both
+    directions.
     """
     n_a, n_b = n_rows(a, "a"), n_rows(b, "b")
-    rel = _Relevance(n_a, n_b, relevance, labels_a, labels_b)
+    rel = _Relevance(a, b, relevance, labels_a, labels_b, groups, identical)
     ks = tuple(int(k) for k in ks)
     dirs = tuple(directions)
     if not dirs or any(d not in ("a->b", "b->a") for d in dirs):
         raise InputError(f"directions must be 'a->b' and/or 'b->a', got {dirs!r}")
     if block_size is None:
         full = n_a * n_b <= DEFAULT_SCORE_BUDGET
-        block_size = max(1, DEFAULT_SCORE_BUDGET // max(n_a, n_b))
+        block_size = default_block_rows(max(n_a, n_b), DEFAULT_SCORE_BUDGET)
     else:
         block_size = check_block_size(block_size)
         full = block_size >= max(n_a, n_b)
-    whole = _checked(call_similarity(model, a, b, sim_dim), (n_a, n_b)) if full else None
+    ea, eb, score = scoring_inputs(model, a, b, "a", sim_dim)
+    whole = score_matrix(ea, eb, n_a, score=score) if full else None
 
     out: dict[str, DirectionResult] = {}
     for direction in dirs:
         n_q, n_g = (n_a, n_b) if direction == "a->b" else (n_b, n_a)
         hit_sum = np.zeros(len(ks))
         ap_sum = 0.0
-        for start in range(0, n_q, n_q if whole is not None else block_size):
-            stop = n_q if whole is not None else min(start + block_size, n_q)
+        if whole is not None:
+            blocks: Any = [(0, n_q, whole if direction == "a->b" else whole.T)]
+        elif direction == "a->b":
+            blocks = iter_score_blocks(ea, eb, block_size, score=score)
+        else:
+            q, g, back = scoring_inputs(model, b, a, "b", sim_dim)
+            blocks = iter_score_blocks(q, g, block_size, score=back)
+        for start, stop, scores in blocks:
             idx = np.arange(start, stop)
-            if whole is not None:
-                scores = whole if direction == "a->b" else whole.T
-            elif direction == "a->b":
-                scores = call_similarity(model, take_rows(a, idx), b, sim_dim)
-            else:
-                scores = call_similarity(model, a, take_rows(b, idx), sim_dim).T
-            scores = _checked(scores, (idx.shape[0], n_g))
             hits, ap = per_query_retrieval(scores, rel.rows(direction, idx, n_g), ks=ks)
             hit_sum += hits.sum(axis=0)
             ap_sum += float(ap.sum())
@@ -169,13 +195,12 @@ def evaluate_retrieval(
             n_queries=n_q,
             n_gallery=n_g,
         )
-    return RetrievalResult(directions=out, sim_dim=sim_dim)
+    return RetrievalResult(directions=out, sim_dim=_reported(sim_dim))
 
 
-def _checked(scores: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    if scores.shape != shape:
-        raise ShapeError(f"model.similarity returned shape {scores.shape}, expected {shape}")
-    return scores
+def _reported(options: QueryOptions) -> int | None:
+    """The sim_dim a result records (None when the model's default was used)."""
+    return query_kwargs(options).get("sim_dim")
 
 
 __all__ = ["DirectionResult", "RetrievalResult", "evaluate_retrieval"]

@@ -3,6 +3,8 @@
 The canonical dimensions are nested, so one fitted model scores with any s at query
 time: the selection is a loop over candidates on validation pairs, with no refit. Few
 dimensions drop information; many add dimensions whose correlation is mostly noise.
+This is the query-option scan of :func:`csa.tasks.tune` on a model already fitted; the
+metrics, relevance and tie rules are those of :mod:`csa.tasks.selection`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
-from csa.errors import InputError, NotFittedError, ShapeError, SimDimError
+from csa.errors import InputError, SimDimError
 from csa.tasks._common import ResultMixin, n_rows
-from csa.tasks.detection import detect_out_of_context
-from csa.tasks.retrieval import evaluate_retrieval
-
-Metric = Literal["map", "recall@1", "auc"]
+from csa.tasks.selection import (
+    HeldOut,
+    check_held_out,
+    check_metric,
+    default_candidates,
+    n_components,
+    task_score,
+)
 
 
 @dataclass
@@ -32,28 +36,11 @@ class SimDimSelection(ResultMixin):
     n_pairs: int
 
 
-def default_candidates(n_dims: int, max_candidates: int = 24) -> list[int]:
-    """Every s up to 8, then a geometric grid to ``n_dims`` (always included)."""
-    if n_dims < 1:
-        raise InputError(f"the model has {n_dims} canonical dimensions; nothing to select")
-    small = list(range(1, min(n_dims, 8) + 1))
-    if n_dims <= 8:
-        return small
-    grid = np.geomspace(8, n_dims, num=max(2, max_candidates - 8)).round().astype(int)
-    return sorted({*small, *(int(s) for s in grid), n_dims})
-
-
-def _n_canonical_dims(model: Any) -> int:
-    try:
-        rho = model.canonical_correlations_
-    except NotFittedError:
-        raise
-    except AttributeError:
-        raise InputError(
-            f"{type(model).__name__} has no canonical_correlations_; select_sim_dim needs a "
-            "fitted model that takes sim_dim at query time (CSA or CCA)"
-        ) from None
-    return int(np.asarray(rho).shape[0])
+def best_of_curve(curve: dict[int, float]) -> int:
+    """The s with the highest score; among equal scores the smallest s (fewer, less noisy dims)."""
+    if not curve:
+        raise InputError("the validation curve is empty")
+    return max(curve, key=lambda s: (curve[s], -s))
 
 
 def select_sim_dim(
@@ -61,26 +48,39 @@ def select_sim_dim(
     a_val: Any,
     b_val: Any,
     candidates: Sequence[int] | None = None,
-    metric: Metric = "map",
+    metric: str = "map",
     *,
+    groups: Any | None = None,
+    labels_a: Any | None = None,
+    labels_b: Any | None = None,
+    identical: bool = True,
+    class_embeddings: Any | None = None,
+    labels: Any | None = None,
+    inputs_side: Literal["a", "b"] = "a",
     seed: int = 0,
     block_size: int | None = None,
 ) -> SimDimSelection:
     """Score every candidate s on held-out pairs (row i of a with row i of b); pick the best.
 
-    ``metric``: "map" is retrieval mAP averaged over both directions, "recall@1" the
-    same for Recall@1, "auc" the ROC AUC of genuine pairs against a seeded derangement.
-    Ties go to the smaller s (fewer dimensions, less noise). The model is not changed:
-    pass the result's ``best`` as ``sim_dim`` at query time, or set it on the model.
+    ``metric``: "map" (retrieval mAP over both directions), "recall@K", "auc" (genuine
+    pairs against label-aware mismatches), "accuracy" / "accuracy@K" (zero-shot, with
+    ``class_embeddings`` and ``labels``). Identical captions or items count as relevant
+    by default (``identical=True``), or as ``groups`` / ``labels_a``/``labels_b`` say. Ties
+    go to the smaller s. The model is not changed: pass the result's ``best`` as
+    ``sim_dim`` at query time, or set it on the model.
     """
-    if metric not in ("map", "recall@1", "auc"):
-        raise InputError(f"metric must be 'map', 'recall@1' or 'auc', got {metric!r}")
-    n = n_rows(a_val, "a_val")
-    if n_rows(b_val, "b_val") != n:
-        raise ShapeError(f"a_val has {n} rows but b_val has {n_rows(b_val, 'b_val')}")
-    if n < 2:
-        raise InputError("select_sim_dim needs at least 2 held-out pairs")
-    n_dims = _n_canonical_dims(model)
+    metric = check_metric(metric)
+    data = HeldOut(
+        a_val, b_val, groups, labels_a, labels_b, identical, class_embeddings, labels,
+        inputs_side, seed, block_size,
+    )  # fmt: skip
+    check_held_out(data, metric)
+    n_dims = n_components(model)
+    if n_dims is None:
+        raise InputError(
+            f"{type(model).__name__} has no canonical_correlations_; select_sim_dim needs a "
+            "fitted model that takes sim_dim at query time (CSA or CCA)"
+        )
     cands = (
         default_candidates(n_dims) if candidates is None else sorted({int(s) for s in candidates})
     )
@@ -89,19 +89,15 @@ def select_sim_dim(
     bad = [s for s in cands if not 1 <= s <= n_dims]
     if bad:
         raise SimDimError(f"candidates {bad} lie outside 1..{n_dims} (the model's canonical dims)")
-
-    curve: dict[int, float] = {}
-    for s in cands:
-        if metric == "auc":
-            curve[s] = detect_out_of_context(model, a_val, b_val, seed=seed, sim_dim=s).auc
-        else:
-            res = evaluate_retrieval(model, a_val, b_val, sim_dim=s, block_size=block_size)
-            if metric == "map":
-                curve[s] = res.mean_map
-            else:
-                curve[s] = float(np.mean([d.recall[1] for d in res.directions.values()]))
-    best = max(cands, key=lambda s: (curve[s], -s))
-    return SimDimSelection(best=best, best_score=curve[best], metric=metric, curve=curve, n_pairs=n)
+    curve = {s: task_score(model, metric, data, {"sim_dim": s}) for s in cands}
+    best = best_of_curve(curve)
+    return SimDimSelection(
+        best=best,
+        best_score=curve[best],
+        metric=metric,
+        curve=curve,
+        n_pairs=n_rows(a_val, "a_val"),
+    )
 
 
-__all__ = ["SimDimSelection", "default_candidates", "select_sim_dim"]
+__all__ = ["SimDimSelection", "best_of_curve", "default_candidates", "select_sim_dim"]

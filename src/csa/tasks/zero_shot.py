@@ -12,22 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from csa.encoders.base import Encoder
 from csa.errors import InputError, ShapeError
+from csa.scoring import score_matrix
 from csa.tasks._common import (
+    QueryOptions,
     ResultMixin,
     as_labels,
     as_scores,
-    call_similarity,
     check_block_size,
     n_rows,
-    take_rows,
+    query_kwargs,
+    scoring_inputs,
 )
 from csa.tasks.metrics import true_class_ranks
+
+
+class PromptEncoder(Protocol):
+    """What zero-shot needs of a text encoder: ``encode(list of str) -> (n, d) array``.
+
+    A Protocol rather than csa's Encoder class, so tasks never import the encoders
+    (any object with this method works, e.g. a wrapped sentence-transformers model).
+    """
+
+    def encode(self, texts: list[str], **kwargs: Any) -> Any: ...
+
 
 IMAGE_TEMPLATES: tuple[str, ...] = (
     "a photo of a {}.",
@@ -40,6 +52,24 @@ IMAGE_TEMPLATES: tuple[str, ...] = (
     "an image showing a {}.",
 )
 
+AUDIO_TEMPLATES: tuple[str, ...] = (
+    "the sound of a {}.",
+    "a recording of a {}.",
+    "an audio clip of a {}.",
+    "a sound made by a {}.",
+    "a noisy recording of a {}.",
+    "the sound of the {}.",
+    "someone recording a {}.",
+)
+
+GENERIC_TEMPLATES: tuple[str, ...] = (
+    "{}",
+    "a {}.",
+    "an example of a {}.",
+    "this is a {}.",
+    "something that is a {}.",
+)
+
 NEWS_TEMPLATES: tuple[str, ...] = (
     "a news article about {}.",
     "{} news.",
@@ -48,6 +78,29 @@ NEWS_TEMPLATES: tuple[str, ...] = (
     "a report on {}.",
     "breaking news in {}.",
 )
+
+
+# Template sets by the modality on the other side of the prompts, as open_clip keeps one
+# set per data set; "text" and any unknown modality fall back to the generic set.
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "image": IMAGE_TEMPLATES,
+    "audio": AUDIO_TEMPLATES,
+    "news": NEWS_TEMPLATES,
+    "generic": GENERIC_TEMPLATES,
+}
+
+
+def templates_for(modality: str | None) -> tuple[str, ...]:
+    """The prompt templates for classifying inputs of ``modality`` ("image", "audio", ...).
+
+    Modalities without their own set (text, time series, 3D) get the generic templates,
+    whose first entry is the bare class name.
+    """
+    if modality is None:
+        return GENERIC_TEMPLATES
+    if not isinstance(modality, str):
+        raise InputError(f"modality must be a string such as 'image', got {modality!r}")
+    return TEMPLATES.get(modality.lower(), GENERIC_TEMPLATES)
 
 
 def build_prompts(class_names: Sequence[str], templates: Sequence[str]) -> list[str]:
@@ -88,7 +141,7 @@ def ensemble_prompt_embeddings(
 
 
 def build_class_embeddings(
-    encoder: Encoder,
+    encoder: PromptEncoder,
     class_names: Sequence[str],
     templates: Sequence[str] = IMAGE_TEMPLATES,
     *,
@@ -96,9 +149,18 @@ def build_class_embeddings(
     renormalize: bool = True,
     show_progress: bool | None = None,
 ) -> np.ndarray:
-    """Encode every (template, class) prompt and ensemble them: a (C, encoder.dim) array."""
+    """Encode every (template, class) prompt and ensemble them: a (C, encoder.dim) array.
+
+    ``templates`` may also be a modality name ("image", "audio", "news", "generic"), see
+    :func:`templates_for`.
+    """
+    if isinstance(templates, str):
+        templates = templates_for(templates)
     prompts = build_prompts(class_names, templates)
-    emb = encoder.encode(prompts, batch_size=batch_size, show_progress=show_progress)
+    kwargs: dict[str, Any] = {"batch_size": batch_size}
+    if show_progress is not None:
+        kwargs["show_progress"] = show_progress
+    emb = encoder.encode(prompts, **kwargs)
     return ensemble_prompt_embeddings(emb, len(class_names), renormalize=renormalize)
 
 
@@ -127,23 +189,26 @@ def zero_shot_scores(
     class_embeddings: Any,
     *,
     inputs_side: Literal["a", "b"] = "a",
-    sim_dim: int | None = None,
+    sim_dim: QueryOptions = None,
     block_size: int = 4096,
 ) -> np.ndarray:
-    """(n, C) scores of every input against every class, computed in blocks of inputs."""
+    """(n, C) scores of every input against every class, computed in blocks of inputs.
+
+    The class embeddings (on the model's other side) are embedded once; ``sim_dim`` is an
+    int or a mapping of query options, passed only when given.
+    """
     block_size = check_block_size(block_size)
     if inputs_side not in ("a", "b"):
         raise InputError(f"inputs_side must be 'a' or 'b', got {inputs_side!r}")
-    n = n_rows(inputs, "inputs")
+    n_rows(inputs, "inputs")
     n_rows(class_embeddings, "class_embeddings")
-    blocks = []
-    for start in range(0, n, block_size):
-        rows = take_rows(inputs, np.arange(start, min(start + block_size, n)))
-        if inputs_side == "a":
-            blocks.append(call_similarity(model, rows, class_embeddings, sim_dim))
-        else:
-            blocks.append(call_similarity(model, class_embeddings, rows, sim_dim).T)
-    return np.concatenate(blocks, axis=0)
+    queries, gallery, score = scoring_inputs(model, inputs, class_embeddings, inputs_side, sim_dim)
+    return as_scores(score_matrix(queries, gallery, block_size, score=score), "scores", 2)
+
+
+def predict(scores: Any) -> np.ndarray:
+    """The best-scoring class per row (ties to the lower class index)."""
+    return np.argmax(as_scores(scores, "scores", 2), axis=1)
 
 
 def zero_shot_classify(
@@ -154,7 +219,7 @@ def zero_shot_classify(
     *,
     top_k: Sequence[int] = (1, 5),
     inputs_side: Literal["a", "b"] = "a",
-    sim_dim: int | None = None,
+    sim_dim: QueryOptions = None,
     block_size: int = 4096,
 ) -> ZeroShotResult:
     """Classify each input as its best-scoring class; report top-k accuracy.
@@ -181,18 +246,24 @@ def zero_shot_classify(
         top_k={k: float(np.mean(ranks <= k)) for k in ks},
         n_samples=int(scores.shape[0]),
         n_classes=int(scores.shape[1]),
-        predictions=np.argmax(scores, axis=1),
-        sim_dim=sim_dim,
+        predictions=predict(scores),
+        sim_dim=query_kwargs(sim_dim).get("sim_dim"),
     )
 
 
 __all__ = [
+    "AUDIO_TEMPLATES",
+    "GENERIC_TEMPLATES",
     "IMAGE_TEMPLATES",
     "NEWS_TEMPLATES",
+    "TEMPLATES",
+    "PromptEncoder",
     "ZeroShotResult",
     "build_class_embeddings",
     "build_prompts",
     "ensemble_prompt_embeddings",
+    "predict",
+    "templates_for",
     "zero_shot_classify",
     "zero_shot_scores",
 ]
