@@ -50,7 +50,7 @@ def run_demo(
     By default every section of :data:`SECTIONS`; those of :data:`OPT_IN_SECTIONS` run
     only when named in ``sections``.
     """
-    from csa.errors import ParameterError
+    from csa import ParameterError
     from csa_demo.report import write_report
 
     known = {**SECTIONS, **OPT_IN_SECTIONS}

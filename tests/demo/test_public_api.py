@@ -24,8 +24,8 @@ SOURCES = sorted(Path(csa_demo.__file__).parent.glob("*.py"))
 def _public_names(module: str) -> set[str]:
     names = set(getattr(importlib.import_module(module), "__all__", ()))
     # A public submodule is a public name of its parent (``from csa import tasks``).
-    names |= {m.rsplit(".", 1)[1] for m in PUBLIC_MODULES if m.rsplit(".", 1)[0] == module}
-    return names
+    names |= {m.partition(".")[2] for m in PUBLIC_MODULES if m.partition(".")[0] == module}
+    return names - {""}
 
 
 def violations(source: str, filename: str = "<source>") -> list[str]:
@@ -68,7 +68,8 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             and node.value.id in bound
         ):
             module = bound[node.value.id]
-            if node.attr not in _public_names(module):
+            dunder = node.attr.startswith("__") and node.attr.endswith("__")  # __version__
+            if not dunder and node.attr not in _public_names(module):
                 found.append(f"{where(node)}: {module}.{node.attr} is not public")
     return found
 
