@@ -143,7 +143,7 @@ def detect_mislabelled(
     y = as_labels(labels, "labels", n)
     same = row_groups(class_embeddings, "class_embeddings")
     if not all_distinct(same):
-        dup = np.flatnonzero(same == same[np.flatnonzero(np.bincount(same) > 1)[0]])
+        dup = np.flatnonzero(same == np.flatnonzero(np.bincount(same) > 1)[0])
         raise InputError(
             f"classes {dup.tolist()} have identical class embeddings (the same class name or "
             "prompt?); a label flipped between them would be counted as a mismatch while "
