@@ -8,6 +8,9 @@ against other estimators keeps working.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 
 class CSAError(Exception):
     """Base class of every error raised deliberately by csa."""
@@ -63,6 +66,20 @@ class DatasetError(CSAError, RuntimeError):
 
 class WeakFitWarning(UserWarning):
     """The fit went through, but rests on the ridge more than on the data."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning attributed to the first caller outside csa.
+
+    A fixed ``stacklevel`` is right for one entry point only; ``fit``, ``partial_fit``,
+    ``fit_chunks`` and a Dask fit reach the same warning through different depths, so
+    the level is counted at run time: the user's own line is what the warning names.
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "csa":
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 __all__ = [

@@ -58,3 +58,18 @@ def matmul(
 ) -> np.ndarray:
     """``op(x) @ op(y)`` for float64 matrices (the solver's small d x d products)."""
     return blas.dgemm(1.0, x, y, trans_a=trans_x, trans_b=trans_y)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm; all-zero rows stay zero (score 0, never NaN).
+
+    The one row normalisation of csa. Each row is divided by its largest magnitude
+    before squaring, so rows of 1e200 or 1e-200 normalise as well as rows of 1 (a plain
+    ``sqrt(sum(x**2))`` overflows or underflows there and the cosine is lost).
+    """
+    x = np.asarray(x)
+    scale = np.max(np.abs(x), axis=1, keepdims=True) if x.size else np.ones((x.shape[0], 1))
+    scale = np.where(scale > 0, scale, 1.0)
+    scaled = x / scale
+    norms = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))[:, None]
+    return scaled / np.where(norms > 0, norms, 1.0)

@@ -1,22 +1,445 @@
-"""The CSA estimator and its equal-weight twin, plain CCA.
+"""The estimators: what every paired model shares, the moment-fitted life cycle, CSA and CCA.
 
-CSA scores a pair by a cosine in the shared canonical space in which each dimension
-is weighted by how strongly the two modalities agree on it (its canonical
-correlation). Dimensions are nested, so the number used, ``sim_dim``, is a query-time
-choice: one fit serves every ``sim_dim``.
+Every model maps side a and side b to vectors whose inner product is the similarity
+score: ``similarity(a, b) = embed_a(a) @ embed_b(b).T``. That one contract gives every
+method the same ``similarity`` / ``score_pairs`` behaviour, lets tasks treat methods
+interchangeably, and lets large galleries be embedded once and searched by inner
+product.
+
+A fit, read top to bottom: :meth:`MomentModel.fit` validates the arrays
+(:mod:`csa.validation`), streams them in row blocks into per-fold moments
+(:mod:`csa.moments`), and hands the moments to :meth:`CSA._solve`, which chooses the
+ridges and ``sim_dim`` on held-out folds and solves once on all of them
+(:mod:`csa.solver`). The fitted attributes are replaced only when the solve succeeds,
+so a failed ``fit`` or ``partial_fit`` leaves the model as it was.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from csa.base import unit_rows
-from csa.errors import SimDimError, TooFewPairsError
-from csa.moment_model import MomentModel
-from csa.moments import PairMoments
-from csa.solver import RidgeSpec, solve_cca, split_ridge
+from csa.errors import (
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    ShapeError,
+    SimDimError,
+    TooFewPairsError,
+    WeakFitWarning,
+    warn,
+)
+from csa.linalg import unit_rows
+from csa.modelfile import MODEL_CLASSES, read, write
+from csa.moments import N_FOLDS, FoldMoments, MomentAccumulator, PairMoments
+from csa.solver import oas_ridges, select_on_folds, solve_cca
+from csa.validation import (
+    check_choice,
+    check_features,
+    check_int,
+    check_pair,
+    check_ridge,
+)
+
+_RIDGE_WORDS = ("auto", "oas")
+_PRECISIONS = {"auto": None, "float64": np.float64, "float32": np.float32}
+
+
+def _dense(product: Any) -> np.ndarray:
+    return product.toarray() if hasattr(product, "toarray") else np.asarray(product)
+
+
+def _row_dot(ea: Any, eb: Any) -> np.ndarray:
+    if hasattr(ea, "multiply"):
+        return np.asarray(ea.multiply(eb).sum(axis=1)).ravel()
+    if hasattr(eb, "multiply"):
+        return np.asarray(eb.multiply(ea).sum(axis=1)).ravel()
+    return np.einsum("ij,ij->i", ea, eb)
+
+
+class PairedModel(ABC):
+    """Base class: scikit-learn parameters, one validation path, scoring, save/load.
+
+    Subclasses implement ``_check_params``, ``_fit_arrays``, ``_embed_a`` / ``_embed_b``
+    (on validated arrays), and ``_state`` / ``_restore`` for model files.
+    """
+
+    registry: ClassVar[dict[str, type]] = MODEL_CLASSES
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODEL_CLASSES[cls.__name__] = cls
+
+    # ---- parameters -------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments (scikit-learn's ``get_params``; no nested estimators)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> PairedModel:
+        """Set constructor arguments, checked as the constructor checks them; returns self."""
+        names = self._param_names()
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__} has no parameter(s) {unknown}; it takes {names}"
+            )
+        old = self.get_params()
+        for name, value in params.items():
+            setattr(self, name, value)
+        try:
+            self._check_params()
+        except ParameterError:
+            for name, value in old.items():
+                setattr(self, name, value)
+            raise
+        return self
+
+    @abstractmethod
+    def _check_params(self) -> None:
+        """Raise :class:`ParameterError` for any constructor argument out of range."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for missing attributes: a fitted one read before fit gets a clear error.
+        if name.endswith("_") and not name.startswith("_"):
+            raise NotFittedError(
+                f"{type(self).__name__} has no attribute {name!r} yet: call fit(a, b) first"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # ---- fitting ----------------------------------------------------------------
+    def fit(self, a: Any, b: Any) -> PairedModel:
+        """Fit on paired features (row i of ``a`` pairs with row i of ``b``); returns self."""
+        self._check_params()
+        self._fit_arrays(*check_pair(a, b, min_pairs=2))
+        return self
+
+    @abstractmethod
+    def _fit_arrays(self, a: np.ndarray, b: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def partial_fit(self, a: Any, b: Any) -> PairedModel:
+        """Add a chunk of pairs; the result equals one fit on all chunks seen."""
+
+    def _reset(self) -> None:
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+
+    def _set_fitted(self, attributes: dict[str, Any]) -> None:
+        """Replace every fitted attribute at once: the commit of a successful fit."""
+        self._reset()
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    @property
+    def is_fitted(self) -> bool:
+        return "n_features_a_" in vars(self)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.is_fitted
+
+    @property
+    def n_features_in_(self) -> int:
+        """Side-a features (scikit-learn's name; side b has ``n_features_b_``)."""
+        return self.n_features_a_
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(a, b) with at "
+                "least 2 pairs first"
+            )
+
+    def _check_more_pairs(self, a: Any, b: Any, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Validate a chunk that extends the fit (dims must match what was fitted)."""
+        return check_pair(
+            a,
+            b,
+            n_features_a=vars(self).get("n_features_a_"),
+            n_features_b=vars(self).get("n_features_b_"),
+            min_pairs=1,
+            first_row=first_row,
+        )
+
+    # ---- scoring ----------------------------------------------------------------
+    def embed_a(self, a: Any, **options: Any) -> Any:
+        """Side-a vectors whose inner products with :meth:`embed_b` are the scores."""
+        self._check_fitted()
+        return self._embed_a(check_features(a, "a", n_features=self.n_features_a_), **options)
+
+    def embed_b(self, b: Any, **options: Any) -> Any:
+        """Side-b vectors whose inner products with :meth:`embed_a` are the scores."""
+        self._check_fitted()
+        return self._embed_b(check_features(b, "b", n_features=self.n_features_b_), **options)
+
+    @abstractmethod
+    def _embed_a(self, a: np.ndarray, **options: Any) -> Any: ...
+
+    @abstractmethod
+    def _embed_b(self, b: np.ndarray, **options: Any) -> Any: ...
+
+    def similarity(self, a: Any, b: Any, **options: Any) -> np.ndarray:
+        """``(m_a, m_b)`` matrix of scores of every row of ``a`` against every row of ``b``."""
+        return _dense(self.embed_a(a, **options) @ self.embed_b(b, **options).T)
+
+    def score_pairs(self, a: Any, b: Any, **options: Any) -> np.ndarray:
+        """``(m,)`` score of row i of ``a`` with row i of ``b``."""
+        ea = self.embed_a(a, **options)
+        eb = self.embed_b(b, **options)
+        if ea.shape[0] != eb.shape[0]:
+            raise ShapeError(
+                f"score_pairs needs as many rows in a as in b; got {ea.shape[0]} and "
+                f"{eb.shape[0]} (use similarity() for all-against-all)"
+            )
+        return _row_dot(ea, eb)
+
+    def score(self, a: Any, b: Any) -> float:
+        """Mean reciprocal rank of each row's own partner among all rows of ``b`` (a -> b).
+
+        The number scikit-learn's ``GridSearchCV`` and ``cross_val_score`` maximise when
+        the model is used as an estimator with ``X = a`` and ``y = b``: 1.0 when every
+        row of ``a`` scores its partner highest. Rows of ``b`` identical to the partner
+        (a repeated caption) count as the partner, not as competitors.
+        """
+        sims = self.similarity(a, b)
+        b_arr = check_features(b, "b")
+        _, group = np.unique(b_arr, axis=0, return_inverse=True)
+        group = group.ravel()
+        own = np.diag(sims)[:, None]
+        competitors = (sims > own) & (group[None, :] != group[:, None])
+        return float(np.mean(1.0 / (1.0 + competitors.sum(axis=1))))
+
+    # ---- persistence ------------------------------------------------------------
+    @abstractmethod
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays and JSON-able scalars that fully describe the fitted model."""
+
+    @abstractmethod
+    def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        """Set the fitted state from a model file; raise ``ModelFileError`` if inconsistent."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write a safetensors model file (arrays + JSON metadata; never pickle)."""
+        return write(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> PairedModel:
+        """Read a model file written by :meth:`save`; checks it holds a ``cls``."""
+        model, _ = read(path)
+        if not isinstance(model, cls):
+            article = "an" if cls.__name__[0] in "AEIOU" else "a"
+            raise ModelFileError(
+                f"{path} holds a {type(model).__name__} model, not {article} {cls.__name__}"
+            )
+        return model
+
+
+def _expect_shape(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
+    if arrays[key].shape != shape:
+        raise ModelFileError(
+            f"{key} has shape {arrays[key].shape}, expected {shape}: the file is inconsistent"
+        )
+    return arrays[key]
+
+
+class MomentModel(PairedModel):
+    """A model whose fit depends on the data only through (per-fold) moments.
+
+    ``fit``, ``partial_fit``, ``fit_chunks`` and ``fit_moments`` are four doors into one
+    path: rows become fold moments, moments are merged, and :meth:`_solve` runs once,
+    so streaming, distributed and in-memory fits give the same model by construction.
+    """
+
+    n_folds: int = N_FOLDS
+    chunk_size: int | None = None
+    device: str | None = None
+    precision: str = "auto"
+
+    def _check_moment_params(self) -> None:
+        check_int(self.n_folds, "n_folds", minimum=1)
+        check_int(self.chunk_size, "chunk_size", minimum=1, allow_none=True)
+        check_choice(self.precision, "precision", list(_PRECISIONS))
+        if self.device is not None and not isinstance(self.device, str):
+            raise ParameterError(f"device must be None, 'cpu' or 'cuda'; got {self.device!r}")
+
+    def _accumulator(self, dim_a: int, dim_b: int) -> MomentAccumulator:
+        from csa.torch_backend import check_device
+
+        return MomentAccumulator(
+            dim_a,
+            dim_b,
+            n_folds=self.n_folds,
+            block_rows=self.chunk_size,
+            product_dtype=_PRECISIONS[self.precision],
+            device=check_device(self.device),
+        )
+
+    def _fit_arrays(self, a: np.ndarray, b: np.ndarray) -> None:
+        moments = self._accumulator(a.shape[1], b.shape[1]).add(a, b, first_row=0).moments()
+        self._commit(moments)
+
+    def partial_fit(self, a: Any, b: Any) -> MomentModel:
+        """Merge one more chunk of pairs and re-solve (the solve costs O(d^3), not O(n)).
+
+        The chunk's rows continue the row numbering of the pairs seen so far, so they
+        land in the same folds as in one fit on everything.
+        """
+        self._check_params()
+        seen: FoldMoments | None = vars(self).get("moments_")
+        first_row = 0 if seen is None else seen.n
+        a_arr, b_arr = self._check_more_pairs(a, b, first_row)
+        chunk = self._accumulator(a_arr.shape[1], b_arr.shape[1])
+        chunk.add(a_arr, b_arr, first_row=first_row)
+        merged = chunk.moments() if seen is None else seen.merge(chunk.moments())
+        self._commit(merged)
+        return self
+
+    def fit_chunks(self, chunks: Iterable[tuple[Any, Any]]) -> MomentModel:
+        """Fit from an iterable of ``(a_chunk, b_chunk)`` pairs, solving once at the end.
+
+        Memory stays O(d^2) plus one block however many rows stream through.
+        """
+        self._check_params()
+        running: MomentAccumulator | None = None
+        for a_chunk, b_chunk in chunks:
+            first_row = 0 if running is None else running.n
+            a_arr, b_arr = check_pair(a_chunk, b_chunk, min_pairs=1, first_row=first_row)
+            if running is None:
+                running = self._accumulator(a_arr.shape[1], b_arr.shape[1])
+            running.add(a_arr, b_arr, first_row=first_row)
+        if running is None:
+            raise TooFewPairsError("fit_chunks got no chunks at all")
+        self._commit(running.moments())
+        return self
+
+    def fit_moments(self, moments: FoldMoments | PairMoments) -> MomentModel:
+        """Fit from precomputed moments (e.g. reduced across Dask workers).
+
+        Plain :class:`PairMoments` carry no folds, so nothing can be chosen on held-out
+        rows: "auto" ridges fall back to OAS and ``sim_dim="auto"`` to every dimension,
+        with a warning.
+        """
+        self._check_params()
+        if isinstance(moments, PairMoments):
+            moments = FoldMoments((moments,))
+        if not isinstance(moments, FoldMoments):
+            raise ParameterError(
+                f"fit_moments takes FoldMoments or PairMoments; got {type(moments).__name__}"
+            )
+        self._commit(moments)
+        return self
+
+    def _commit(self, moments: FoldMoments) -> None:
+        """Solve, then replace the fitted state, so a failing solve changes nothing."""
+        if moments.n < 2:
+            raise TooFewPairsError(
+                f"got {moments.n} pair(s); at least 2 are needed to estimate a covariance"
+            )
+        if "n_features_a_" in vars(self) and (self.n_features_a_, self.n_features_b_) != (
+            moments.dim_a,
+            moments.dim_b,
+        ):
+            raise ShapeError(
+                f"moments have dims ({moments.dim_a}, {moments.dim_b}) but the model was "
+                f"fitted with ({self.n_features_a_}, {self.n_features_b_})"
+            )
+        total = moments.total
+        fitted = self._solve(moments)
+        fitted.update(
+            moments_=moments,
+            n_features_a_=moments.dim_a,
+            n_features_b_=moments.dim_b,
+            mean_a_=total.mean_a,
+            mean_b_=total.mean_b,
+        )
+        self._set_fitted(fitted)
+
+    @property
+    def n_pairs_seen_(self) -> int:
+        return self.moments_.n
+
+    @abstractmethod
+    def _solve(self, moments: FoldMoments) -> dict[str, Any]:
+        """The fitted attributes this model derives from ``moments`` (nothing is set)."""
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        self._check_fitted()
+        arrays = self.moments_.to_arrays()
+        arrays.update(self._solution_arrays())
+        scalars = {"n_folds_stored": self.moments_.n_folds, **self._solution_scalars()}
+        return arrays, scalars
+
+    def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        n_folds = scalars.get("n_folds_stored")
+        if not isinstance(n_folds, int) or n_folds < 1:
+            raise ModelFileError(f"the file's fold count {n_folds!r} is not a positive integer")
+        moments = FoldMoments.from_arrays(arrays, n_folds)
+        da, db = moments.dim_a, moments.dim_b
+        for k, fold in enumerate(moments.folds):
+            prefix = f"folds.{k}"
+            if fold.n < 0:
+                raise ModelFileError(f"{prefix}.n is {fold.n}: a row count cannot be negative")
+            _expect_shape(arrays, f"{prefix}.mean_a", (da,))
+            _expect_shape(arrays, f"{prefix}.mean_b", (db,))
+            _expect_shape(arrays, f"{prefix}.comoment_aa", (da, da))
+            _expect_shape(arrays, f"{prefix}.comoment_bb", (db, db))
+            _expect_shape(arrays, f"{prefix}.comoment_ab", (da, db))
+        if moments.n < 2:
+            raise ModelFileError(
+                f"the file records {moments.n} pair(s); a fitted model has at least 2"
+            )
+        total = moments.total
+        fitted = self._restore_solution(arrays, scalars, da, db)
+        fitted.update(
+            moments_=moments,
+            n_features_a_=da,
+            n_features_b_=db,
+            mean_a_=total.mean_a,
+            mean_b_=total.mean_b,
+        )
+        self._set_fitted(fitted)
+
+    @abstractmethod
+    def _solution_arrays(self) -> dict[str, np.ndarray]: ...
+
+    def _solution_scalars(self) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def _restore_solution(
+        self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
+    ) -> dict[str, Any]: ...
+
+
+def resolve_ridges(
+    spec: Any, moments: FoldMoments, *, pair: bool
+) -> tuple[tuple[Any, Any], tuple[float, float]]:
+    """Split a ridge parameter into per-side specs and the numbers fixed without search.
+
+    "oas" sides are resolved on all rows; "auto" sides get a placeholder (the search
+    replaces it).
+    """
+    spec_a, spec_b = spec if isinstance(spec, tuple | list) else (spec, spec)
+    if not pair:
+        spec_b = spec_a
+    oas = oas_ridges(moments.total) if "oas" in (spec_a, spec_b) else (0.0, 0.0)
+    fixed = tuple(
+        oas[i] if s == "oas" else (0.0 if s == "auto" else float(s))
+        for i, s in enumerate((spec_a, spec_b))
+    )
+    return (spec_a, spec_b), (fixed[0], fixed[1])
 
 
 class CSA(MomentModel):
@@ -25,96 +448,155 @@ class CSA(MomentModel):
     Parameters
     ----------
     sim_dim:
-        Canonical dimensions used by default when scoring; ``None`` keeps all of them.
-        Any query can override it without refitting.
+        Canonical dimensions used by default when scoring. ``"auto"`` (default) picks
+        the number that best separates genuine from random pairs on held-out folds;
+        ``None`` keeps all of them; an integer is that number. Any query can override it
+        without refitting.
     ridge:
-        ``"auto"`` (Oracle Approximating Shrinkage, from the data), a number >= 0, or one
-        per side ``(ridge_a, ridge_b)``. Numbers are in units of the side's mean
-        variance, so ``0.1`` adds a tenth of the average feature variance to the
-        diagonal; ``0`` is unregularised CCA.
+        ``"auto"`` (default: chosen on held-out folds of the moments, per side),
+        ``"oas"`` (Oracle Approximating Shrinkage, from each side's covariance alone), a
+        number >= 0, or one per side ``(ridge_a, ridge_b)`` mixing any of these. Numbers
+        are in units of the side's mean variance, so ``0.1`` adds a tenth of the average
+        feature variance to the diagonal; ``0`` is unregularised CCA.
+    weights:
+        ``"canonical"`` (default) weights each dimension by its canonical correlation on
+        the training pairs, as CSA is defined; ``"heldout"`` by its mean correlation on
+        the held-out folds, which is not biased upward when pairs are few.
+    n_folds:
+        Folds that rows are dealt to for the held-out choices (memory n_folds x d^2).
     chunk_size:
-        Rows per block when accumulating moments, to bound temporary memory.
+        Rows per block when accumulating moments (``None``: a few MB per block).
     device:
         ``None`` runs the moment products in numpy; ``"cpu"`` or ``"cuda"`` runs them
         with torch there. Means, sums and the decomposition stay float64 on the host.
     precision:
-        ``"float64"`` (default) or ``"float32"`` for the moment products only: about
-        twice as fast on CPUs, far more on GPUs, at a relative error near 1e-6.
+        ``"auto"`` multiplies in the input's precision (float32 embeddings at float32
+        speed, summed per block into float64), or ``"float64"`` / ``"float32"``.
 
-    Fitted attributes: ``canonical_correlations_`` (k,), ``projection_a_`` (d_a, k),
-    ``projection_b_`` (d_b, k), ``mean_a_``, ``mean_b_``, ``ridge_`` (relative ridges
-    used), ``n_components_`` (k), ``n_pairs_seen_``, ``moments_``.
+    Fitted attributes: ``canonical_correlations_`` (k,), ``weights_`` (k,),
+    ``projection_a_`` (d_a, k), ``projection_b_`` (d_b, k), ``mean_a_``, ``mean_b_``,
+    ``ridge_`` (relative ridges used), ``sim_dim_`` (default dimensions), ``cv_results_``
+    (the held-out search, or None), ``n_components_`` (k), ``n_pairs_seen_``, ``moments_``.
     """
+
+    _equal_weights = False
 
     def __init__(
         self,
-        sim_dim: int | None = None,
-        ridge: RidgeSpec = "auto",
+        sim_dim: int | str | None = "auto",
+        ridge: Any = "auto",
+        weights: str = "canonical",
+        n_folds: int = N_FOLDS,
         chunk_size: int | None = None,
         device: str | None = None,
-        precision: str = "float64",
+        precision: str = "auto",
     ) -> None:
         self.sim_dim = sim_dim
         self.ridge = ridge
+        self.weights = weights
+        self.n_folds = n_folds
         self.chunk_size = chunk_size
         self.device = device
         self.precision = precision
+        self._check_params()
+
+    def _check_params(self) -> None:
+        check_ridge(self.ridge, words=_RIDGE_WORDS, pair=True)
+        if self.sim_dim not in ("auto", None):
+            check_int(self.sim_dim, "sim_dim", minimum=1)
+        check_choice(self.weights, "weights", ["canonical", "heldout"])
+        self._check_moment_params()
 
     # ---- fitting ----------------------------------------------------------------
-    def _solve(self, moments: PairMoments) -> None:
-        split_ridge(self.ridge)
-        solution = solve_cca(moments, self.ridge)
-        self.projection_a_ = solution.proj_a
-        self.projection_b_ = solution.proj_b
-        self.canonical_correlations_ = solution.correlations
-        self.ridge_ = (solution.ridge_a, solution.ridge_b)
-        self.n_components_ = int(solution.correlations.shape[0])
-        if self.sim_dim is not None:
-            self._resolve_sim_dim(self.sim_dim)
+    def _solve(self, moments: FoldMoments) -> dict[str, Any]:
+        (spec_a, spec_b), fixed = resolve_ridges(self.ridge, moments, pair=True)
+        wants_search = "auto" in (spec_a, spec_b, self.sim_dim) or self.weights == "heldout"
+        selection = None
+        if wants_search:
+            selection = self._select(moments, spec_a == "auto", spec_b == "auto", fixed)
+        if selection is not None:
+            ridges = (selection.ridge_a, selection.ridge_b)
+        else:
+            oas = oas_ridges(moments.total)
+            ridges = tuple(
+                oas[i] if s == "auto" else fixed[i] for i, s in enumerate((spec_a, spec_b))
+            )
+        solution = solve_cca(moments.total, *ridges)
+        k = int(solution.correlations.shape[0])
+        if self.sim_dim == "auto":
+            sim_dim = k if selection is None else min(selection.sim_dim, k)
+        elif self.sim_dim is None:
+            sim_dim = k
+        else:
+            sim_dim = _checked_sim_dim(self.sim_dim, k, moments)
+        weights = self._score_weights(solution.correlations, selection)
+        return {
+            "projection_a_": solution.proj_a,
+            "projection_b_": solution.proj_b,
+            "canonical_correlations_": solution.correlations,
+            "weights_": weights,
+            "ridge_": (float(ridges[0]), float(ridges[1])),
+            "n_components_": k,
+            "sim_dim_": sim_dim,
+            "cv_results_": None if selection is None else selection.results(),
+        }
 
-    def _weights(self, sim_dim: int) -> np.ndarray:
-        """Per-dimension weights of the score: the canonical correlations."""
-        return self.canonical_correlations_[:sim_dim]
+    def _select(self, moments: FoldMoments, tune_a: bool, tune_b: bool, fixed: tuple) -> Any:
+        """The held-out search, or None (with a warning) when the folds cannot support one."""
+        from csa.errors import RankDeficientError
+
+        if moments.n_folds < 2:
+            reason = "the moments carry no folds (n_folds=1 or plain PairMoments)"
+        else:
+            try:
+                return select_on_folds(
+                    moments,
+                    equal_weights=self._equal_weights,
+                    tune_a=tune_a,
+                    tune_b=tune_b,
+                    fixed=fixed,
+                )
+            except RankDeficientError as exc:
+                reason = str(exc)
+        warn(
+            f"{type(self).__name__}: no held-out selection ({reason}); 'auto' ridges use "
+            "OAS and sim_dim='auto' keeps every dimension",
+            WeakFitWarning,
+        )
+        return None
+
+    def _score_weights(self, correlations: np.ndarray, selection: Any) -> np.ndarray:
+        if self.weights == "canonical" or selection is None:
+            return correlations.copy()
+        heldout = np.asarray(selection.heldout_correlations, dtype=np.float64)
+        k = correlations.shape[0]
+        padded = np.zeros(k)
+        padded[: min(k, heldout.shape[0])] = heldout[:k]
+        # A dimension that does not correlate on held-out rows gets no weight (never a
+        # negative one, which would reward disagreement).
+        return np.maximum(padded, 0.0)
+
+    def _weights_for(self, sim_dim: int) -> np.ndarray:
+        """Per-dimension weights of the score."""
+        return self.weights_[:sim_dim]
 
     def _resolve_sim_dim(self, sim_dim: int | None) -> int:
         if sim_dim is None:
-            sim_dim = self.sim_dim if self.sim_dim is not None else self.n_components_
+            return int(self.sim_dim_)
         if isinstance(sim_dim, bool) or not isinstance(sim_dim, int | np.integer):
             raise SimDimError(f"sim_dim must be a positive integer or None; got {sim_dim!r}")
-        sim_dim = int(sim_dim)
-        k = self.n_components_
-        if 1 <= sim_dim <= k:
-            return sim_dim
-        if sim_dim < 1:
-            raise SimDimError(f"sim_dim={sim_dim} must be at least 1")
-        n = self.n_pairs_seen_
-        if sim_dim > n - 1 and n - 1 < min(self.n_features_a_, self.n_features_b_):
-            raise TooFewPairsError(
-                f"sim_dim={sim_dim} needs at least {sim_dim + 1} pairs; this fit has {n}, "
-                f"which give at most {k} canonical dimensions"
-            )
-        raise SimDimError(
-            f"sim_dim={sim_dim} must be less or equal to the number of canonical "
-            f"dimensions, {k} (features: a {self.n_features_a_}, b {self.n_features_b_}; "
-            f"pairs: {n}; dimensions with zero correlation are dropped)"
-        )
+        return _checked_sim_dim(int(sim_dim), self.n_components_, self.moments_)
 
     # ---- scoring ----------------------------------------------------------------
     def transform_a(self, a: Any) -> np.ndarray:
         """Canonical coordinates ``(a - mean_a) @ projection_a`` of side a, ``(m, k)``."""
         self._check_fitted()
-        return self._coords(self._validated(a, "a"), "a")
+        return self._coords(check_features(a, "a", n_features=self.n_features_a_), "a")
 
     def transform_b(self, b: Any) -> np.ndarray:
         """Canonical coordinates of side b, ``(m, k)``."""
         self._check_fitted()
-        return self._coords(self._validated(b, "b"), "b")
-
-    def _validated(self, x: Any, side: str) -> np.ndarray:
-        from csa.validation import check_features
-
-        dims = self.n_features_a_ if side == "a" else self.n_features_b_
-        return check_features(x, side, n_features=dims)
+        return self._coords(check_features(b, "b", n_features=self.n_features_b_), "b")
 
     def _coords(self, x: np.ndarray, side: str, sim_dim: int | None = None) -> np.ndarray:
         if side == "a":
@@ -127,8 +609,7 @@ class CSA(MomentModel):
 
     def _embed(self, x: np.ndarray, side: str, sim_dim: int | None) -> np.ndarray:
         s = self._resolve_sim_dim(sim_dim)
-        coords = unit_rows(self._coords(x, side, s))
-        return coords * np.sqrt(self._weights(s))
+        return unit_rows(self._coords(x, side, s)) * np.sqrt(self._weights_for(s))
 
     def _embed_a(self, a: np.ndarray, sim_dim: int | None = None) -> np.ndarray:
         return self._embed(a, "a", sim_dim)
@@ -139,8 +620,8 @@ class CSA(MomentModel):
     def similarity(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
         """CSA scores of every row of ``a`` against every row of ``b``, ``(m_a, m_b)``.
 
-        ``sum_i rho_i za_i zb_i / (|za| |zb|)`` over the first ``sim_dim`` canonical
-        dimensions; it lies in ``[-rho_1, rho_1]``.
+        ``sum_i w_i za_i zb_i / (|za| |zb|)`` over the first ``sim_dim`` canonical
+        dimensions (``w`` the canonical correlations); it lies in ``[-w_1, w_1]``.
         """
         return super().similarity(a, b, sim_dim=sim_dim)
 
@@ -154,36 +635,84 @@ class CSA(MomentModel):
             "projection_a": self.projection_a_,
             "projection_b": self.projection_b_,
             "canonical_correlations": self.canonical_correlations_,
+            "weights": self.weights_,
         }
 
     def _solution_scalars(self) -> dict[str, Any]:
-        return {"ridge_": list(self.ridge_)}
+        return {"ridge_": list(self.ridge_), "sim_dim_": int(self.sim_dim_)}
 
-    def _restore_solution(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self.projection_a_ = arrays["projection_a"]
-        self.projection_b_ = arrays["projection_b"]
-        self.canonical_correlations_ = arrays["canonical_correlations"]
-        self.n_components_ = int(self.canonical_correlations_.shape[0])
-        self.ridge_ = tuple(scalars["ridge_"])
-        expected = {
-            "projection_a": (self.n_features_a_, self.n_components_),
-            "projection_b": (self.n_features_b_, self.n_components_),
+    def _restore_solution(
+        self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
+    ) -> dict[str, Any]:
+        rho = arrays["canonical_correlations"]
+        if rho.ndim != 1 or rho.shape[0] < 1:
+            raise ModelFileError(f"canonical_correlations has shape {rho.shape}: not (k,)")
+        k = int(rho.shape[0])
+        if np.any(rho < 0) or np.any(rho > 1 + 1e-9) or np.any(np.diff(rho) > 1e-12):
+            raise ModelFileError("canonical_correlations must descend within [0, 1]")
+        ridge = scalars.get("ridge_")
+        sim_dim = scalars.get("sim_dim_")
+        if not (isinstance(ridge, list) and len(ridge) == 2):
+            raise ModelFileError(f"the file's ridge_ {ridge!r} is not a pair of numbers")
+        if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
+            raise ModelFileError(f"the file's sim_dim_ {sim_dim!r} is not in 1..{k}")
+        return {
+            "projection_a_": _expect_shape(arrays, "projection_a", (dim_a, k)),
+            "projection_b_": _expect_shape(arrays, "projection_b", (dim_b, k)),
+            "canonical_correlations_": rho,
+            "weights_": _expect_shape(arrays, "weights", (k,)),
+            "ridge_": (float(ridge[0]), float(ridge[1])),
+            "sim_dim_": sim_dim,
+            "n_components_": k,
+            "cv_results_": None,
         }
-        for key, shape in expected.items():
-            if arrays[key].shape != shape:
-                from csa.errors import ModelFileError
 
-                raise ModelFileError(
-                    f"{key} has shape {arrays[key].shape}, expected {shape}: the file is "
-                    "inconsistent"
-                )
+
+def _checked_sim_dim(sim_dim: int, k: int, moments: FoldMoments) -> int:
+    if 1 <= sim_dim <= k:
+        return sim_dim
+    if sim_dim < 1:
+        raise SimDimError(f"sim_dim={sim_dim} must be at least 1")
+    n = moments.n
+    if sim_dim > n - 1 and n - 1 < min(moments.dim_a, moments.dim_b):
+        raise TooFewPairsError(
+            f"sim_dim={sim_dim} needs at least {sim_dim + 1} pairs; this fit has {n}, "
+            f"which give at most {k} canonical dimensions"
+        )
+    raise SimDimError(
+        f"sim_dim={sim_dim} must be less or equal to the number of canonical dimensions, "
+        f"{k} (features: a {moments.dim_a}, b {moments.dim_b}; pairs: {n}; dimensions "
+        "with zero correlation are dropped)"
+    )
 
 
 class CCA(CSA):
     """Plain CCA cosine: the CSA fit with every canonical dimension weighted equally.
 
-    The baseline that isolates what CSA's correlation weighting adds.
+    The baseline that isolates what CSA's correlation weighting adds. Its ``"auto"``
+    ridge and ``sim_dim`` are chosen for equal weights.
     """
 
-    def _weights(self, sim_dim: int) -> np.ndarray:
-        return np.ones(sim_dim)
+    _equal_weights = True
+
+    def __init__(
+        self,
+        sim_dim: int | str | None = "auto",
+        ridge: Any = "auto",
+        n_folds: int = N_FOLDS,
+        chunk_size: int | None = None,
+        device: str | None = None,
+        precision: str = "auto",
+    ) -> None:
+        self.sim_dim = sim_dim
+        self.ridge = ridge
+        self.n_folds = n_folds
+        self.chunk_size = chunk_size
+        self.device = device
+        self.precision = precision
+        self._check_params()
+
+    weights = "canonical"  # read by CSA's code paths; not a CCA parameter
+
+    def _score_weights(self, correlations: np.ndarray, selection: Any) -> np.ndarray:
+        return np.ones_like(correlations)

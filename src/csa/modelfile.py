@@ -1,9 +1,13 @@
-"""Model files: safetensors arrays plus JSON metadata, never pickle.
+"""Model files: safetensors arrays plus JSON metadata, never pickle, validated on load.
 
-A model file can come from anywhere, so loading it must never run code. safetensors
-stores raw little-endian arrays and a JSON header; csa adds its own header entries
-(format name and version, class, parameters, scalars) and a SHA-256 of every array,
-because safetensors itself does not notice flipped bytes inside a tensor.
+A model file can come from anywhere, so loading it must never run code and must not
+trust what it reads. safetensors stores raw little-endian arrays and a JSON header;
+csa adds its own header entries (format name and version, class, parameters, fitted
+scalars, and whatever an application stores beside the model) and one SHA-256 over
+all of them and every array, because safetensors itself notices neither flipped bytes
+inside a tensor nor an edited header. After the checksum, everything is checked as if
+it came from a user: dtypes, finiteness, shapes against each other, row counts, and
+the parameters through the constructor's own checks.
 """
 
 from __future__ import annotations
@@ -11,21 +15,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from csa.base import PairedModel
-from csa.errors import ModelFileError
+from csa.errors import CSAError, ModelFileError
+from csa.files import atomic_write
+
+#: Model classes by name, filled as :class:`csa.model.PairedModel` subclasses are defined;
+#: a file names its class, and only these can be built from it (never arbitrary code).
+MODEL_CLASSES: dict[str, type] = {}
 
 FORMAT_NAME = "csa-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Paths longer than this are refused before the OS is asked (it would raise a raw error).
+_MAX_PATH_BYTES = 4096
 
 
-def _digest(arrays: dict[str, np.ndarray]) -> str:
+def _digest(arrays: dict[str, np.ndarray], header: dict[str, str]) -> str:
     sha = hashlib.sha256()
+    for key in sorted(header):
+        sha.update(f"{key}\0{header[key]}\0".encode())
     for name in sorted(arrays):
         arr = np.ascontiguousarray(arrays[name])
         sha.update(name.encode())
@@ -36,42 +47,57 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
-def save_model(model: PairedModel, path: str | Path) -> Path:
-    """Write ``model`` to ``path`` atomically (a crash never leaves half a file)."""
+def _checked_path(path: Any) -> Path:
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str | os.PathLike):
+        raise ModelFileError(f"a model path must be a str or Path; got {type(path).__name__}")
+    text = os.fspath(path)
+    if "\0" in text or len(os.fsencode(text)) > _MAX_PATH_BYTES:
+        raise ModelFileError(f"not a usable file path: {text[:80]!r}...")
+    return Path(text)
+
+
+def write(model: Any, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (and JSON-able ``extra`` metadata) to ``path`` atomically.
+
+    A crash never leaves half a file; failures are :class:`ModelFileError` naming
+    ``path``. The file gets the permissions the umask gives any new file.
+    """
     from safetensors.numpy import save_file
 
+    target = _checked_path(path)
     arrays, scalars = model._state()
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
-    params = {k: _jsonable(v) for k, v in model.get_params().items()}
-    metadata = {
+    header = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "class": type(model).__name__,
-        "params": json.dumps(params),
-        "scalars": json.dumps(scalars),
-        "sha256": _digest(arrays),
+        "params": json.dumps({k: _jsonable(v) for k, v in model.get_params().items()}),
+        "scalars": json.dumps(_jsonable(scalars)),
+        "extra": json.dumps(_jsonable(extra or {})),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(arrays, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    metadata = {**header, "sha256": _digest(arrays, header)}
+
+    def save(tmp: Path) -> None:
+        try:
+            save_file(arrays, str(tmp), metadata=metadata)
+        except OSError:
+            raise
+        except Exception as exc:  # safetensors reports I/O failures as its own error type
+            raise OSError(str(exc)) from exc
+
+    return atomic_write(target, save, error=ModelFileError, what="model file")
 
 
-def _read(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+def _read_raw(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     from safetensors import safe_open
 
     try:
@@ -86,12 +112,45 @@ def _read(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     return metadata, arrays
 
 
-def load_model(path: str | Path) -> PairedModel:
-    """Read a model written by :func:`save_model`, checking format, version and checksum."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"no model file at {path}")
-    metadata, arrays = _read(path)
+def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Every array float64 (row counts int64) and finite: what csa itself writes."""
+    for name, arr in arrays.items():
+        expected = np.int64 if name.endswith(".n") else np.float64
+        if arr.dtype != expected:
+            raise ModelFileError(
+                f"{path}: array {name!r} has dtype {arr.dtype}; csa writes {np.dtype(expected)}"
+            )
+        if expected is np.float64 and not np.isfinite(arr).all():
+            raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
+
+
+def _json(path: Path, metadata: dict[str, str], key: str) -> dict[str, Any]:
+    try:
+        value = json.loads(metadata[key])
+    except KeyError:
+        raise ModelFileError(f"{path} has no {key!r} entry in its header") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: header entry {key!r} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ModelFileError(
+            f"{path}: header entry {key!r} must be a JSON object; got {type(value).__name__}"
+        )
+    return value
+
+
+def read(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Read a file written by :func:`write`: the model and the ``extra`` metadata.
+
+    Checks format, version and checksum, then validates every value; anything wrong is
+    a :class:`ModelFileError` that names the file and the problem.
+    """
+    path = _checked_path(path)
+    try:
+        if not path.is_file():
+            raise ModelFileError(f"no model file at {path}")
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    metadata, arrays = _read_raw(path)
     if metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(
             f"{path} is a safetensors file but not a csa model (no '{FORMAT_NAME}' header); "
@@ -101,25 +160,38 @@ def load_model(path: str | Path) -> PairedModel:
     if version != str(FORMAT_VERSION):
         raise ModelFileError(
             f"{path} uses csa model format version {version}; this csa reads version "
-            f"{FORMAT_VERSION}"
+            f"{FORMAT_VERSION} (refit the model with this version)"
         )
-    if metadata.get("sha256") != _digest(arrays):
-        raise ModelFileError(f"{path} is corrupted: its arrays do not match their checksum")
-    cls = PairedModel.registry.get(metadata.get("class", ""))
+    header = {k: v for k, v in metadata.items() if k != "sha256"}
+    if metadata.get("sha256") != _digest(arrays, header):
+        raise ModelFileError(
+            f"{path} is corrupted or was edited: its arrays and header do not match their "
+            "checksum"
+        )
+    _check_arrays(path, arrays)
+    cls = MODEL_CLASSES.get(metadata.get("class", ""))
     if cls is None:
         raise ModelFileError(f"{path} holds an unknown model class {metadata.get('class')!r}")
+    params = _json(path, metadata, "params")
+    scalars = _json(path, metadata, "scalars")
+    extra = _json(path, metadata, "extra")
     try:
-        params = json.loads(metadata["params"])
-        scalars = json.loads(metadata["scalars"])
         model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    except CSAError as exc:
+        raise ModelFileError(f"{path} records parameters csa refuses: {exc}") from exc
+    except TypeError as exc:
+        raise ModelFileError(
+            f"{path} records parameters {cls.__name__} does not take: {exc}"
+        ) from exc
+    try:
         model._restore(arrays, scalars)
-    except ModelFileError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path} is inconsistent: {exc!r}") from exc
-    return model
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
+    except (KeyError, CSAError) as exc:
+        raise ModelFileError(f"{path} is inconsistent: {exc}") from exc
+    return model, extra
 
 
-def load(path: str | Path) -> PairedModel:
+def load(path: str | Path) -> Any:
     """Load any csa model file (CSA, CCA, ASIF, LinearMap)."""
-    return load_model(path)
+    return read(path)[0]

@@ -1,21 +1,54 @@
-"""Sufficient statistics of paired features, streamed and merged exactly.
+"""Sufficient statistics of paired features, streamed and merged exactly, per fold.
 
 A CSA fit needs only the two means and three centred co-moment matrices. They are
-sums over rows, so data can arrive in chunks, from many workers, in any order, and
-never has to sit in memory all at once. Chunks are combined with the pairwise update
-of Chan, Golub and LeVeque: each chunk is centred on its own mean and the correction
+sums over rows, so data can arrive in blocks, from many workers, in any order, and
+never has to sit in memory all at once. Blocks are combined with the pairwise update
+of Chan, Golub and LeVeque: each block is centred on its own mean and the correction
 for the difference of means is added at merge time, which avoids the catastrophic
 cancellation of accumulating raw ``X'X`` and subtracting ``n * mu mu'`` at the end.
+
+For choosing the ridge and ``sim_dim`` on held-out data without keeping any data, rows
+are dealt to K folds as they stream past, and each fold keeps its own moments (memory
+K x d^2, still independent of n). A row's fold is a hash of its global row index, so
+it does not depend on how the stream was cut into blocks: ``fit``, ``partial_fit``,
+``fit_chunks``, file and Dask fits deal every row to the same fold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from csa.errors import ShapeError
 from csa.linalg import accumulator, add_cross, add_gram, symmetric
+
+#: Folds dealt by default: five held-out fifths, as in 5-fold cross-validation.
+N_FOLDS = 5
+# Elements per side in one block of rows: a few MB of temporaries, whatever n is.
+_BLOCK_ELEMENTS = 1 << 21
+_MIN_BLOCK_ROWS = 256
+
+
+def fold_of(rows: np.ndarray, n_folds: int) -> np.ndarray:
+    """The fold of each global row index: a SplitMix64 hash of the index, modulo K.
+
+    A hash rather than ``index % K`` keeps folds unrelated to any period in the data
+    (pairs sorted by class, five captions per image in a row), and it depends on the
+    index alone, so any chunking of the stream gives every row the same fold.
+    """
+    z = np.asarray(rows, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z % np.uint64(n_folds)).astype(np.intp)
+
+
+def auto_block_rows(dim_a: int, dim_b: int) -> int:
+    """Rows per block so that a block's temporaries stay a few MB (O(block x d))."""
+    return max(_MIN_BLOCK_ROWS, _BLOCK_ELEMENTS // max(dim_a + dim_b, 1))
 
 
 @dataclass(frozen=True)
@@ -53,23 +86,6 @@ class PairMoments:
             comoment_ab=np.zeros((dim_a, dim_b)),
         )
 
-    @classmethod
-    def from_chunk(
-        cls, a: np.ndarray, b: np.ndarray, *, product_dtype: np.dtype | type = np.float64
-    ) -> PairMoments:
-        """Moments of one chunk of already validated ``(n, d_a)`` and ``(n, d_b)`` arrays.
-
-        ``product_dtype=np.float32`` runs the three matrix products in single precision
-        (about twice as fast on CPUs, far more on GPUs); the means and the sums across
-        chunks stay in float64, so the error is that of one chunk's float32 GEMM on
-        centred data, not of the whole stream.
-        """
-        if a.shape[0] != b.shape[0]:
-            raise ShapeError(f"chunk has {a.shape[0]} rows in a but {b.shape[0]} in b")
-        running = MomentAccumulator(a.shape[1], b.shape[1], product_dtype=product_dtype)
-        running.add(a, b)
-        return running.moments()
-
     def merge(self, other: PairMoments) -> PairMoments:
         """Moments of the union of both row sets (Chan-Golub-LeVeque pairwise update)."""
         if (self.dim_a, self.dim_b) != (other.dim_a, other.dim_b):
@@ -100,83 +116,135 @@ class PairMoments:
             raise ShapeError("no rows seen: covariances are undefined")
         return self.comoment_aa / self.n, self.comoment_bb / self.n, self.comoment_ab / self.n
 
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Flat arrays for a model file (the row count travels as a 0-d array)."""
+    def about(self, mean_a: np.ndarray, mean_b: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Second moments (averages) about other centres: ``E[(a - m_a)(b - m_b)']`` etc.
+
+        A model fitted on other rows centres new rows with its own means, so held-out
+        rows are scored about the training means; the shift adds ``delta delta'``.
+        """
+        cov_aa, cov_bb, cov_ab = self.covariances()
+        delta_a = self.mean_a - mean_a
+        delta_b = self.mean_b - mean_b
+        return (
+            cov_aa + np.outer(delta_a, delta_a),
+            cov_bb + np.outer(delta_b, delta_b),
+            cov_ab + np.outer(delta_a, delta_b),
+        )
+
+    def to_arrays(self, prefix: str = "moments") -> dict[str, np.ndarray]:
+        """Flat arrays for a model file (the row count travels as a one-element array)."""
         return {
-            "moments.n": np.asarray([self.n], dtype=np.int64),
-            "moments.mean_a": self.mean_a,
-            "moments.mean_b": self.mean_b,
-            "moments.comoment_aa": self.comoment_aa,
-            "moments.comoment_bb": self.comoment_bb,
-            "moments.comoment_ab": self.comoment_ab,
+            f"{prefix}.n": np.asarray([self.n], dtype=np.int64),
+            f"{prefix}.mean_a": self.mean_a,
+            f"{prefix}.mean_b": self.mean_b,
+            f"{prefix}.comoment_aa": self.comoment_aa,
+            f"{prefix}.comoment_bb": self.comoment_bb,
+            f"{prefix}.comoment_ab": self.comoment_ab,
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> PairMoments:
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "moments") -> PairMoments:
+        count = np.asarray(arrays[f"{prefix}.n"]).reshape(-1)
+        if count.shape != (1,):
+            raise ShapeError(f"{prefix}.n must hold one row count; it holds {count.size}")
         return cls(
-            n=int(np.asarray(arrays["moments.n"]).reshape(-1)[0]),
-            mean_a=arrays["moments.mean_a"],
-            mean_b=arrays["moments.mean_b"],
-            comoment_aa=arrays["moments.comoment_aa"],
-            comoment_bb=arrays["moments.comoment_bb"],
-            comoment_ab=arrays["moments.comoment_ab"],
+            n=int(count[0]),
+            mean_a=arrays[f"{prefix}.mean_a"],
+            mean_b=arrays[f"{prefix}.mean_b"],
+            comoment_aa=arrays[f"{prefix}.comoment_aa"],
+            comoment_bb=arrays[f"{prefix}.comoment_bb"],
+            comoment_ab=arrays[f"{prefix}.comoment_ab"],
         )
 
 
-class MomentAccumulator:
-    """Running moments of a stream of chunks, updated in place.
+@dataclass(frozen=True)
+class FoldMoments:
+    """One :class:`PairMoments` per fold: everything a held-out selection needs.
 
-    The same Chan-Golub-LeVeque update as :meth:`PairMoments.merge`, arranged so that
-    a float64 chunk costs its three matrix products and nothing of size d x d beside
-    them (a float32 one, one float32 product to add in float64):
-    each chunk is centred on its own mean, and the merge correction
-    ``n_seen * n_chunk / n_total * delta delta'`` (``delta`` the difference of the
-    running and the chunk mean) rides along as one extra row, ``sqrt(weight) * delta``,
-    of the centred chunk. BLAS then adds ``chunk' chunk`` plus the correction straight
-    into the float64 accumulators.
+    The moments of all rows are the merge of the folds; those of "every fold but k"
+    train the model that fold k then scores.
     """
 
-    def __init__(
-        self,
-        dim_a: int,
-        dim_b: int,
-        *,
-        chunk_size: int | None = None,
-        product_dtype: np.dtype | type = np.float64,
-        device: str | None = None,
-    ) -> None:
+    folds: tuple[PairMoments, ...]
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.folds)
+
+    @property
+    def n(self) -> int:
+        return sum(fold.n for fold in self.folds)
+
+    @property
+    def dim_a(self) -> int:
+        return self.folds[0].dim_a
+
+    @property
+    def dim_b(self) -> int:
+        return self.folds[0].dim_b
+
+    @cached_property
+    def total(self) -> PairMoments:
+        """Moments of every row (the merge of all folds)."""
+        return _merge_all(self.folds)
+
+    def training(self, k: int) -> PairMoments:
+        """Moments of every row outside fold ``k``."""
+        return _merge_all(self.folds[:k] + self.folds[k + 1 :])
+
+    def merge(self, other: FoldMoments) -> FoldMoments:
+        """Fold by fold union of two streams (e.g. two Dask partitions)."""
+        if other.n_folds != self.n_folds:
+            raise ShapeError(
+                f"cannot merge moments dealt to {self.n_folds} folds with moments dealt "
+                f"to {other.n_folds}"
+            )
+        return FoldMoments(tuple(a.merge(b) for a, b in zip(self.folds, other.folds, strict=True)))
+
+    @classmethod
+    def empty(cls, n_folds: int, dim_a: int, dim_b: int) -> FoldMoments:
+        return cls(tuple(PairMoments.empty(dim_a, dim_b) for _ in range(n_folds)))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {}
+        for k, fold in enumerate(self.folds):
+            arrays.update(fold.to_arrays(f"folds.{k}"))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_folds: int) -> FoldMoments:
+        return cls(tuple(PairMoments.from_arrays(arrays, f"folds.{k}") for k in range(n_folds)))
+
+
+def _merge_all(parts: tuple[PairMoments, ...]) -> PairMoments:
+    total = parts[0]
+    for part in parts[1:]:
+        total = total.merge(part)
+    return total
+
+
+class _RunningMoments:
+    """Running moments of one fold, updated in place.
+
+    The same Chan-Golub-LeVeque update as :meth:`PairMoments.merge`, arranged so that a
+    block costs its three matrix products and nothing of size d x d beside them: each
+    block is centred on its own mean, and the merge correction
+    ``n_seen * n_block / n_total * delta delta'`` rides along as one extra row,
+    ``sqrt(weight) * delta``, of the centred block. BLAS then adds ``block' block`` plus
+    the correction straight into the float64 accumulators.
+    """
+
+    def __init__(self, dim_a: int, dim_b: int) -> None:
         self.n = 0
         self.mean_a = np.zeros(dim_a)
         self.mean_b = np.zeros(dim_b)
         self._aa = accumulator(dim_a, dim_a)  # upper triangle only
         self._bb = accumulator(dim_b, dim_b)
         self._ab = accumulator(dim_a, dim_b)
-        self._chunk_size = None if chunk_size is None else max(1, int(chunk_size))
-        self._dtype = np.dtype(product_dtype)
-        self._device = device
 
-    def add(self, a: np.ndarray, b: np.ndarray) -> MomentAccumulator:
-        """Add validated paired rows, in blocks of ``chunk_size`` rows; returns self."""
-        n = a.shape[0]
-        step = n if self._chunk_size is None else self._chunk_size
-        for start in range(0, n, max(step, 1)):
-            stop = min(start + step, n)
-            if self._device is None:
-                self._add_block(a[start:stop], b[start:stop])
-            else:
-                from csa.backends import torch_chunk_moments
-
-                block = torch_chunk_moments(
-                    a[start:stop], b[start:stop], device=self._device, precision=self._dtype.name
-                )
-                self.add_moments(block)
-        return self
-
-    def _advance(
-        self, m: int, mean_a: np.ndarray, mean_b: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Count ``m`` more rows with these means; returns the mean differences
-        (new minus running, before the update) and the merge weight ``n * m / total``."""
+    def _advance(self, m: int, mean_a: np.ndarray, mean_b: np.ndarray) -> tuple[Any, Any, float]:
+        """Count ``m`` more rows with these means; returns the mean differences (new minus
+        running, before the update) and the merge weight ``n * m / total``."""
         total = self.n + m
         delta_a = mean_a - self.mean_a
         delta_b = mean_b - self.mean_b
@@ -186,38 +254,32 @@ class MomentAccumulator:
         self.n = total
         return delta_a, delta_b, weight
 
-    def _add_block(self, a: np.ndarray, b: np.ndarray) -> None:
+    def add_block(self, a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> None:
         m = a.shape[0]
-        chunk_mean_a = a.mean(axis=0, dtype=np.float64)
-        chunk_mean_b = b.mean(axis=0, dtype=np.float64)
-        delta_a, delta_b, weight = self._advance(m, chunk_mean_a, chunk_mean_b)
-        # Centre straight into the product dtype: one pass. In float32 the mean is
-        # rounded to float32 first, so the subtraction runs as a plain float32 loop
-        # instead of a cast-buffered float64 one (2.6x faster); centring on a mean off by
-        # float32 rounding changes the co-moments only by m * error^2.
-        ac = np.empty((m + 1, a.shape[1]), dtype=self._dtype)
-        bc = np.empty((m + 1, b.shape[1]), dtype=self._dtype)
-        np.subtract(a, chunk_mean_a.astype(self._dtype), out=ac[:m], casting="unsafe")
-        np.subtract(b, chunk_mean_b.astype(self._dtype), out=bc[:m], casting="unsafe")
+        block_mean_a = a.mean(axis=0, dtype=np.float64)
+        block_mean_b = b.mean(axis=0, dtype=np.float64)
+        delta_a, delta_b, weight = self._advance(m, block_mean_a, block_mean_b)
+        # Centre straight into the product dtype: one pass. In float32 the mean is rounded
+        # to float32 first, so the subtraction runs as a plain float32 loop; centring on a
+        # mean off by float32 rounding changes the co-moments only by m * error^2.
+        ac = np.empty((m + 1, a.shape[1]), dtype=dtype)
+        bc = np.empty((m + 1, b.shape[1]), dtype=dtype)
+        np.subtract(a, block_mean_a.astype(dtype), out=ac[:m], casting="unsafe")
+        np.subtract(b, block_mean_b.astype(dtype), out=bc[:m], casting="unsafe")
         ac[m] = np.sqrt(weight) * delta_a
         bc[m] = np.sqrt(weight) * delta_b
         self._aa = add_gram(self._aa, ac)
         self._bb = add_gram(self._bb, bc)
         self._ab = add_cross(self._ab, ac, bc)
 
-    def add_moments(self, other: PairMoments) -> MomentAccumulator:
-        """Merge moments computed elsewhere (another backend, another worker), in place.
+    def add_moments(self, other: PairMoments) -> None:
+        """Merge moments computed elsewhere (another device, another worker), in place.
 
         The accumulators keep only their upper triangles, so adding full symmetric
         matrices to them is exact where it is read.
         """
-        if (other.dim_a, other.dim_b) != (self.mean_a.shape[0], self.mean_b.shape[0]):
-            raise ShapeError(
-                f"cannot add moments of dims ({other.dim_a}, {other.dim_b}) to an "
-                f"accumulator of dims ({self.mean_a.shape[0]}, {self.mean_b.shape[0]})"
-            )
         if other.n == 0:
-            return self
+            return
         delta_a, delta_b, weight = self._advance(other.n, other.mean_a, other.mean_b)
         self._aa += other.comoment_aa
         self._aa += weight * np.outer(delta_a, delta_a)
@@ -225,10 +287,8 @@ class MomentAccumulator:
         self._bb += weight * np.outer(delta_b, delta_b)
         self._ab += other.comoment_ab
         self._ab += weight * np.outer(delta_a, delta_b)
-        return self
 
-    def moments(self) -> PairMoments:
-        """The moments of every row added so far (a snapshot; adding more does not change it)."""
+    def snapshot(self) -> PairMoments:
         return PairMoments(
             n=self.n,
             mean_a=self.mean_a.copy(),
@@ -239,20 +299,114 @@ class MomentAccumulator:
         )
 
 
+class MomentAccumulator:
+    """Moments of a stream of paired rows, dealt to folds, read in bounded row blocks.
+
+    ``add(a, b, first_row=...)`` takes validated arrays of any length (in memory or
+    memory-mapped) and walks them in blocks of ``block_rows`` rows, so temporaries stay
+    O(block x d) whatever n is. ``product_dtype=None`` multiplies in the input's own
+    precision (float32 embeddings at float32 speed, accumulated in float64 per block);
+    ``device`` runs the products with torch (see :mod:`csa.torch_backend`).
+    """
+
+    def __init__(
+        self,
+        dim_a: int,
+        dim_b: int,
+        *,
+        n_folds: int = N_FOLDS,
+        block_rows: int | None = None,
+        product_dtype: Any = None,
+        device: str | None = None,
+    ) -> None:
+        self.dim_a, self.dim_b = dim_a, dim_b
+        self.n_folds = n_folds
+        self._folds = [_RunningMoments(dim_a, dim_b) for _ in range(n_folds)]
+        self._block_rows = block_rows or auto_block_rows(dim_a, dim_b)
+        self._dtype = None if product_dtype is None else np.dtype(product_dtype)
+        self._device = device
+
+    @property
+    def n(self) -> int:
+        return sum(fold.n for fold in self._folds)
+
+    def add(self, a: np.ndarray, b: np.ndarray, *, first_row: int) -> MomentAccumulator:
+        """Add validated paired rows; row i is row ``first_row + i`` of the whole stream."""
+        if (a.shape[1], b.shape[1]) != (self.dim_a, self.dim_b):
+            raise ShapeError(
+                f"rows have dims ({a.shape[1]}, {b.shape[1]}) but the accumulator holds "
+                f"({self.dim_a}, {self.dim_b})"
+            )
+        n = a.shape[0]
+        for start in range(0, n, self._block_rows):
+            stop = min(start + self._block_rows, n)
+            self._add_block(a[start:stop], b[start:stop], first_row + start)
+        return self
+
+    def _product_dtype(self, a: np.ndarray, b: np.ndarray) -> np.dtype:
+        if self._dtype is not None:
+            return self._dtype
+        both32 = a.dtype == np.float32 and b.dtype == np.float32
+        return np.dtype(np.float32 if both32 else np.float64)
+
+    def _add_block(self, a: np.ndarray, b: np.ndarray, first_row: int) -> None:
+        dtype = self._product_dtype(a, b)
+        if self.n_folds == 1:
+            self._add_to_fold(0, a, b, dtype)
+            return
+        folds = fold_of(np.arange(first_row, first_row + a.shape[0]), self.n_folds)
+        for k in range(self.n_folds):
+            rows = np.flatnonzero(folds == k)
+            if rows.size:
+                self._add_to_fold(k, a.take(rows, axis=0), b.take(rows, axis=0), dtype)
+
+    def _add_to_fold(self, k: int, a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> None:
+        if self._device is None:
+            self._folds[k].add_block(a, b, dtype)
+            return
+        from csa.torch_backend import block_products
+
+        mean_a, mean_b, aa, bb, ab = block_products(a, b, device=self._device, dtype=dtype)
+        self._folds[k].add_moments(PairMoments(a.shape[0], mean_a, mean_b, aa, bb, ab))
+
+    def add_moments(self, other: FoldMoments) -> MomentAccumulator:
+        """Merge fold moments computed elsewhere (another worker), fold by fold, in place."""
+        if other.n_folds != self.n_folds or (other.dim_a, other.dim_b) != (
+            self.dim_a,
+            self.dim_b,
+        ):
+            raise ShapeError(
+                f"cannot add moments of {other.n_folds} fold(s) and dims ({other.dim_a}, "
+                f"{other.dim_b}) to an accumulator of {self.n_folds} fold(s) and dims "
+                f"({self.dim_a}, {self.dim_b})"
+            )
+        for running, fold in zip(self._folds, other.folds, strict=True):
+            running.add_moments(fold)
+        return self
+
+    def moments(self) -> FoldMoments:
+        """The moments of every row added so far (a snapshot; adding more does not change it)."""
+        return FoldMoments(tuple(fold.snapshot() for fold in self._folds))
+
+
 def moments_of(
     a: np.ndarray,
     b: np.ndarray,
     *,
-    chunk_size: int | None = None,
-    product_dtype: np.dtype | type = np.float64,
+    n_folds: int = N_FOLDS,
+    first_row: int = 0,
+    block_rows: int | None = None,
+    product_dtype: Any = None,
     device: str | None = None,
-) -> PairMoments:
-    """Moments of whole arrays, in row chunks so that temporaries stay O(chunk * d).
-
-    ``device`` (``"cpu"``, ``"cuda"``) runs the products with torch (see
-    :mod:`csa.backends`); ``None`` keeps them in numpy.
-    """
+) -> FoldMoments:
+    """Fold moments of validated arrays, e.g. one Dask partition whose first row is
+    ``first_row`` of the whole data; merge partitions with :meth:`FoldMoments.merge`."""
     running = MomentAccumulator(
-        a.shape[1], b.shape[1], chunk_size=chunk_size, product_dtype=product_dtype, device=device
+        a.shape[1],
+        b.shape[1],
+        n_folds=n_folds,
+        block_rows=block_rows,
+        product_dtype=product_dtype,
+        device=device,
     )
-    return running.add(a, b).moments()
+    return running.add(a, b, first_row=first_row).moments()

@@ -15,25 +15,27 @@ SVD as the only O(d^3) decomposition of the fit.
 Ridges are given relative to each side's average variance ``tr(C)/d``, so one value
 means the same on embeddings of any scale, and the fit stays invariant to rescaling
 either side.
+
+The ridges and the number of dimensions used in the score are chosen on held-out folds
+of the moments themselves (:func:`select_on_folds`): solve on K-1 folds, score every
+canonical dimension on the remaining one, for each candidate ridge. One
+eigendecomposition per side per fold whitens for every candidate, so the search costs
+a few small SVDs, not a refit per candidate.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 from scipy.linalg import lapack
 
-from csa.errors import ParameterError, RankDeficientError, WeakFitWarning
+from csa.errors import RankDeficientError, WeakFitWarning, warn
 from csa.linalg import matmul
-from csa.moments import PairMoments
-
-Ridge = float | Literal["auto"]
-RidgeSpec = Ridge | tuple[Ridge, Ridge]
+from csa.moments import FoldMoments, PairMoments
 
 # Eigenvalues below this fraction of the largest count as zero when judging rank.
 _RANK_RTOL = 1e-10
@@ -64,25 +66,6 @@ class CanonicalSolution:
     rank_b: int
 
 
-def split_ridge(ridge: RidgeSpec) -> tuple[Ridge, Ridge]:
-    """Accept one ridge for both sides or a pair, and check each is usable."""
-    if isinstance(ridge, tuple | list):
-        if len(ridge) != 2:
-            raise ParameterError(
-                f"ridge as a sequence must have 2 entries (a, b); got {len(ridge)}"
-            )
-        pair = (ridge[0], ridge[1])
-    else:
-        pair = (ridge, ridge)
-    for value in pair:
-        if isinstance(value, str):
-            if value != "auto":
-                raise ParameterError(f"ridge must be 'auto' or a number >= 0; got {value!r}")
-        elif not (np.isfinite(value) and value >= 0):
-            raise ParameterError(f"ridge must be 'auto' or a finite number >= 0; got {value!r}")
-    return pair
-
-
 def oas_relative_ridge(cov: np.ndarray, n: int) -> float:
     """Ridge, relative to the mean variance, implied by Oracle Approximating Shrinkage.
 
@@ -93,12 +76,15 @@ def oas_relative_ridge(cov: np.ndarray, n: int) -> float:
     factor does not move the canonical directions.
     """
     d = cov.shape[0]
-    mu = np.trace(cov) / d
-    if mu <= 0:
+    mu = float(np.trace(cov)) / d
+    if not mu > 0:
         return _MAX_AUTO_RIDGE
-    mean_sq = float(np.sum(cov * cov)) / d**2
-    num = mean_sq + mu**2
-    den = (n + 1.0) * (mean_sq - mu**2 / d)
+    # On the covariance divided by its mean variance, so that squaring neither overflows
+    # (features of 1e80) nor underflows (features of 1e-100): the rule is scale-free.
+    unit = cov / mu
+    mean_sq = float(np.sum(unit * unit)) / d**2
+    num = mean_sq + 1.0
+    den = (n + 1.0) * (mean_sq - 1.0 / d)
     shrinkage = 1.0 if den <= 0 else min(num / den, 1.0)
     if shrinkage >= 1.0:
         return _MAX_AUTO_RIDGE
@@ -218,25 +204,22 @@ def _deterministic_signs(proj_a: np.ndarray, proj_b: np.ndarray) -> None:
     proj_b *= signs
 
 
-def resolve_ridges(moments: PairMoments, ridge: RidgeSpec) -> tuple[float, float]:
-    """Relative ridges for both sides, with "auto" turned into numbers."""
+def oas_ridges(moments: PairMoments) -> tuple[float, float]:
+    """Both sides' relative ridges by Oracle Approximating Shrinkage (``ridge="oas"``)."""
     cov_aa, cov_bb, _ = moments.covariances()
-    spec_a, spec_b = split_ridge(ridge)
-    ridge_a = oas_relative_ridge(cov_aa, moments.n) if spec_a == "auto" else float(spec_a)
-    ridge_b = oas_relative_ridge(cov_bb, moments.n) if spec_b == "auto" else float(spec_b)
-    return ridge_a, ridge_b
+    return oas_relative_ridge(cov_aa, moments.n), oas_relative_ridge(cov_bb, moments.n)
 
 
-def solve_cca(moments: PairMoments, ridge: RidgeSpec = "auto") -> CanonicalSolution:
+def solve_cca(moments: PairMoments, ridge_a: float, ridge_b: float) -> CanonicalSolution:
     """Regularised CCA of the moments: whiten both sides, then one SVD.
 
-    Only dimensions with a non-zero canonical correlation are kept (at most
-    ``min(d_a, d_b, n - 1)``): beyond them the SVD returns arbitrary directions of a
-    null space, whose coordinates are noise that would dilute every cosine.
+    Ridges are relative to each side's mean variance. Only dimensions with a non-zero
+    canonical correlation are kept (at most ``min(d_a, d_b, n - 1)``): beyond them the
+    SVD returns arbitrary directions of a null space, whose coordinates are noise that
+    would dilute every cosine.
     """
     if moments.n < 2:
         raise RankDeficientError(f"need at least 2 pairs to solve; have {moments.n}")
-    ridge_a, ridge_b = resolve_ridges(moments, ridge)
     solution = _MEMO.get(
         moments, ("cca", ridge_a, ridge_b), lambda: _solve(moments, ridge_a, ridge_b)
     )
@@ -263,7 +246,8 @@ def _solve(moments: PairMoments, ridge_a: float, ridge_b: float) -> CanonicalSol
     k = int(np.sum(rho[:cap] > _RHO_RTOL * max(float(rho[0]), np.finfo(float).tiny)))
     if k == 0 or rho[0] <= 0:
         raise RankDeficientError(
-            "the two sides share no linear signal: their cross-covariance is zero"
+            "the two sides share no linear signal: their cross-covariance is zero (are "
+            "rows of a and b paired, and does either side vary?)"
         )
     # Projections W U = L^(-T) U, again by triangular solves.
     proj_a = scipy.linalg.solve_triangular(
@@ -293,10 +277,269 @@ def _warn_if_weak(moments: PairMoments, rank_a: int, rank_b: int, k: int) -> Non
         elif rank < dim:
             reasons.append(f"side {side} has numerical rank {rank} of {dim} features")
     if reasons:
-        warnings.warn(
+        warn(
             "; ".join(reasons)
             + f": the ridge stabilises the fit, and only {k} canonical dimension(s) carry "
             "shared signal; treat correlations near 1 with suspicion",
             WeakFitWarning,
-            stacklevel=5,
         )
+
+
+# ---- choosing the ridges and sim_dim on held-out folds -----------------------------------
+#: Relative ridges tried for both sides together, a decade apart; the best is then
+#: refined between its neighbours and, one side at a time, a decade either way.
+RIDGE_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+# The fewest held-out rows per fold with which a held-out correlation means anything.
+MIN_ROWS_PER_FOLD = 3
+
+
+@dataclass
+class FoldSelection:
+    """What :func:`select_on_folds` chose, and the evidence: one row per candidate.
+
+    ``curves[(ridge_a, ridge_b)]`` is the mean over folds of the held-out separation
+    ``J(s)`` for every ``s`` (index ``s - 1``); ``per_fold`` the same per fold;
+    ``heldout_correlations`` the mean over folds of each dimension's held-out
+    correlation at the chosen ridges.
+    """
+
+    ridge_a: float
+    ridge_b: float
+    sim_dim: int
+    score: float
+    curves: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+    per_fold: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+    heldout_correlations: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def results(self) -> dict[str, Any]:
+        """scikit-learn's ``cv_results_`` shape: one entry per candidate, in search order."""
+        candidates = list(self.curves)
+        best = [float(np.max(self.curves[c])) for c in candidates]
+        return {
+            "ridge_a": [c[0] for c in candidates],
+            "ridge_b": [c[1] for c in candidates],
+            "best_sim_dim": [int(np.argmax(self.curves[c])) + 1 for c in candidates],
+            "mean_score": best,
+            "fold_scores": [
+                self.per_fold[c][:, int(np.argmax(self.curves[c]))].tolist() for c in candidates
+            ],
+            "chosen": {"ridge_a": self.ridge_a, "ridge_b": self.ridge_b, "sim_dim": self.sim_dim},
+            "criterion": "held-out separation J(s), see csa.solver.separation_curve",
+        }
+
+
+class _HeldOutFold:
+    """One fold's training spectra and held-out second moments, rotated once.
+
+    Whitening for any ridge pair is then a diagonal rescale of the rotated
+    cross-covariance, and the held-out (co)variances of every canonical direction are
+    quadratic forms in rotated coordinates.
+    """
+
+    def __init__(self, train: PairMoments, held: PairMoments) -> None:
+        cov_aa, cov_bb, cov_ab = train.covariances()
+        self.n_train = train.n
+        self.mu_a = float(np.trace(cov_aa)) / train.dim_a
+        self.mu_b = float(np.trace(cov_bb)) / train.dim_b
+        eig_a, vec_a = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
+        eig_b, vec_b = scipy.linalg.eigh(cov_bb, driver="evd", check_finite=False)
+        self.eig_a, self.eig_b = np.maximum(eig_a, 0.0), np.maximum(eig_b, 0.0)
+        self.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
+        s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
+        self.held_aa = matmul(vec_a, matmul(s_aa, vec_a), trans_x=True)
+        self.held_bb = matmul(vec_b, matmul(s_bb, vec_b), trans_x=True)
+        self.held_ab = matmul(vec_a, matmul(s_ab, vec_b), trans_x=True)
+        self.cap = min(train.dim_a, train.dim_b, train.n - 1)
+
+    def evaluate(self, ridge_a: float, ridge_b: float) -> tuple[np.ndarray, np.ndarray]:
+        """In-sample and held-out correlations of each canonical dimension at these ridges."""
+        tiny = np.finfo(float).tiny
+        scale_a = 1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a * self.mu_a, tiny))
+        scale_b = 1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b * self.mu_b, tiny))
+        left, rho, right = _singular_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
+        k = min(self.cap, rho.shape[0])
+        k = int(np.sum(rho[:k] > _RHO_RTOL * max(float(rho[0]), tiny)))
+        proj_a = scale_a[:, None] * left[:, :k]
+        proj_b = scale_b[:, None] * right[:, :k]
+        c_ab = np.sum(proj_a * matmul(self.held_ab, proj_b), axis=0)
+        c_aa = np.sum(proj_a * matmul(self.held_aa, proj_a), axis=0)
+        c_bb = np.sum(proj_b * matmul(self.held_bb, proj_b), axis=0)
+        spread = np.sqrt(np.maximum(c_aa * c_bb, tiny))
+        return rho[:k], c_ab / spread, spread
+
+
+def separation_curve(weights: np.ndarray, heldout: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``J(s)`` for every s: how far genuine pairs' scores stand from random pairs'.
+
+    A score ``sum_i w_i za_i zb_i`` has mean ``sum_i w_i c_ab_i`` over genuine held-out
+    pairs and, over random pairs, mean 0 and standard deviation
+    ``sqrt(sum_i w_i^2 c_aa_i c_bb_i)`` (dimensions uncorrelated); their ratio is the
+    z-score of a genuine pair among random ones, which is what retrieval, zero-shot
+    and mismatch detection all depend on. Dimensions whose held-out correlation is
+    too small for their weight lower it, which is what stops ``s``.
+    """
+    weighted = weights * spread
+    return np.cumsum(weighted * heldout) / np.sqrt(np.maximum(np.cumsum(weighted**2), 1e-300))
+
+
+def _padded(curve: np.ndarray, length: int) -> np.ndarray:
+    """A curve defined up to its fold's dimension count, held flat beyond it."""
+    out = np.empty(length)
+    out[: curve.shape[0]] = curve[:length]
+    out[curve.shape[0] :] = curve[-1] if curve.shape[0] else -np.inf
+    return out
+
+
+def select_on_folds(
+    folds: FoldMoments,
+    *,
+    equal_weights: bool,
+    tune_a: bool = True,
+    tune_b: bool = True,
+    fixed: tuple[float, float] = (0.0, 0.0),
+    grid: Sequence[float] = RIDGE_GRID,
+) -> FoldSelection:
+    """Choose the relative ridges (where ``tune_a``/``tune_b``; else ``fixed``) and ``sim_dim``.
+
+    For each candidate, every fold in turn is held out: the CCA is solved on the other
+    folds and each canonical dimension is scored on the held-out fold's moments alone
+    (about the training means, since that is how new rows are centred). The criterion
+    is the held-out separation :func:`separation_curve` with CSA's weights (the
+    in-sample correlations) or, for CCA, equal weights, averaged over folds. Search:
+    both ridges together over ``grid``, then between the best and its neighbours, then
+    each side alone a decade either way; a candidate must beat the best by a margin
+    to be kept, so ties go to the simpler, earlier choice.
+    """
+    usable = [k for k in range(folds.n_folds) if folds.folds[k].n >= MIN_ROWS_PER_FOLD]
+    if len(usable) < 2:
+        raise RankDeficientError(
+            f"held-out selection needs at least {MIN_ROWS_PER_FOLD} pairs in 2 folds; "
+            f"the folds hold {[f.n for f in folds.folds]} pairs"
+        )
+    held = [_HeldOutFold(folds.training(k), folds.folds[k]) for k in usable]
+    length = max(fold.cap for fold in held)
+    curves: dict[tuple[float, float], np.ndarray] = {}
+    per_fold: dict[tuple[float, float], np.ndarray] = {}
+
+    def score(ridge_a: float, ridge_b: float) -> float:
+        key = (float(ridge_a), float(ridge_b))
+        if key not in curves:
+            rows = []
+            for fold in held:
+                rho, heldout, spread = fold.evaluate(*key)
+                weights = np.ones_like(rho) if equal_weights else rho
+                rows.append(_padded(separation_curve(weights, heldout, spread), length))
+            per_fold[key] = np.vstack(rows)
+            curves[key] = per_fold[key].mean(axis=0)
+        return float(np.max(curves[key]))
+
+    def better(candidate: tuple[float, float], best: tuple[float, float]) -> bool:
+        new, old = score(*candidate), score(*best)
+        return new > old + 1e-6 * abs(old)
+
+    def pair(value_a: float, value_b: float) -> tuple[float, float]:
+        return (value_a if tune_a else fixed[0], value_b if tune_b else fixed[1])
+
+    best = pair(grid[0], grid[0])
+    for value in grid[1:]:
+        candidate = pair(value, value)
+        if better(candidate, best):
+            best = candidate
+    for factor in (10**-0.5, 10**0.5):
+        candidate = pair(best[0] * factor, best[1] * factor)
+        if better(candidate, best):
+            best = candidate
+    for side in ("a", "b"):
+        if not (tune_a if side == "a" else tune_b):
+            continue
+        for factor in (0.1, 10.0):
+            candidate = (best[0] * factor, best[1]) if side == "a" else (best[0], best[1] * factor)
+            if better(candidate, best):
+                best = candidate
+    curve = curves[best]
+    sim_dim = int(np.argmax(curve)) + 1
+    chosen_heldout = [fold.evaluate(*best)[1] for fold in held]
+    mean_heldout = np.vstack([_padded(h, length) for h in chosen_heldout]).mean(axis=0)
+    return FoldSelection(
+        ridge_a=best[0],
+        ridge_b=best[1],
+        sim_dim=sim_dim,
+        score=float(curve[sim_dim - 1]),
+        curves=curves,
+        per_fold=per_fold,
+        heldout_correlations=mean_heldout,
+    )
+
+
+#: Relative ridges tried for the linear map, half a decade apart (each costs O(d^2)).
+LINEAR_MAP_GRID: tuple[float, ...] = tuple(float(r) for r in np.geomspace(1e-3, 1e3, 13))
+
+
+def linear_map_coef(moments: PairMoments, relative_ridge: float) -> np.ndarray:
+    """Ridge least-squares coefficients ``(C_aa + r mu I)^(-1) C_ab`` from one eigensolve."""
+    cov_aa, _, cov_ab = moments.covariances()
+    eigvals, eigvecs = side_spectrum(moments, "a")
+    top = max(float(eigvals[-1]), 0.0)
+    if top <= 0:
+        raise RankDeficientError("side a is constant (every row equal): nothing to map from")
+    if relative_ridge == 0 and eigvals[0] <= 1e-10 * top:
+        raise RankDeficientError(
+            "side a's covariance is singular (constant or collinear features, or fewer "
+            "pairs than features) and ridge=0 forbids regularising it; use ridge='auto' or "
+            "a positive ridge"
+        )
+    mean_var = float(np.trace(cov_aa)) / cov_aa.shape[0]
+    inverse = 1.0 / (np.maximum(eigvals, 0.0) + relative_ridge * mean_var)
+    return matmul(eigvecs * inverse, matmul(eigvecs, cov_ab, trans_x=True))
+
+
+def select_linear_map_ridge(
+    folds: FoldMoments, grid: Sequence[float] = LINEAR_MAP_GRID
+) -> tuple[float, dict[str, Any]]:
+    """The linear map's relative ridge with the best held-out separation, and the search.
+
+    The same criterion as :func:`separation_curve`, for the score ``<a W, b>``: its
+    mean over genuine held-out pairs, ``tr(W' S_ab)``, over its standard deviation over
+    random pairs, ``sqrt(tr(W' S_aa W S_bb))``, both about the training means. With
+    ``C_aa = V diag(l) V'`` and ``W = V D V' C_ab``, each ridge costs O(d^2).
+    """
+    usable = [k for k in range(folds.n_folds) if folds.folds[k].n >= MIN_ROWS_PER_FOLD]
+    if len(usable) < 2:
+        raise RankDeficientError(
+            f"held-out selection needs at least {MIN_ROWS_PER_FOLD} pairs in 2 folds; "
+            f"the folds hold {[f.n for f in folds.folds]} pairs"
+        )
+    prepared = []
+    for k in usable:
+        train, held = folds.training(k), folds.folds[k]
+        cov_aa, _, cov_ab = train.covariances()
+        eig, vec = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
+        s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
+        rotated_cross = matmul(vec, cov_ab, trans_x=True)  # V' C_ab
+        signal = np.sum(rotated_cross * matmul(vec, s_ab, trans_x=True), axis=1)
+        spread_b = matmul(rotated_cross, matmul(s_bb, rotated_cross, trans_y=True))
+        rotated_aa = matmul(vec, matmul(s_aa, vec), trans_x=True)
+        mu = float(np.trace(cov_aa)) / cov_aa.shape[0]
+        prepared.append((np.maximum(eig, 0.0), mu, signal, spread_b * rotated_aa.T))
+    scores = []
+    for ridge in grid:
+        per_fold = []
+        for eig, mu, signal, spread in prepared:
+            inverse = 1.0 / np.maximum(eig + ridge * mu, np.finfo(float).tiny)
+            numerator = float(inverse @ signal)
+            denominator = float(inverse @ spread @ inverse)
+            per_fold.append(numerator / np.sqrt(max(denominator, 1e-300)))
+        scores.append(per_fold)
+    means = [float(np.mean(s)) for s in scores]
+    best = 0
+    for i in range(1, len(grid)):
+        if means[i] > means[best] + 1e-6 * abs(means[best]):
+            best = i
+    results = {
+        "ridge": [float(r) for r in grid],
+        "mean_score": means,
+        "fold_scores": scores,
+        "chosen": {"ridge": float(grid[best])},
+        "criterion": "held-out separation, see csa.solver.select_linear_map_ridge",
+    }
+    return float(grid[best]), results

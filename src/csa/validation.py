@@ -1,33 +1,59 @@
-"""The single path every array takes into csa.
+"""The single path every array and parameter takes into csa.
 
-Users hand in numpy arrays, torch tensors, lists or data frames; whatever arrives, it
-leaves here as a finite, 2-D float32 or float64 numpy array, or a :mod:`csa.errors` exception
-that names what is wrong. Checking once, at the boundary, is what lets the numerical
-code below assume clean input.
+Users hand in numpy arrays, memory maps, torch tensors, lists or data frames; whatever
+arrives leaves here as a 2-D float32 or float64 numpy array whose values are finite and
+within the range where their squares can be summed in float64, or as a
+:mod:`csa.errors` exception that names what is wrong. Checking once, at the boundary,
+lets the numerical code below assume clean input.
+
+Arrays are never copied here when they are float32 or float64 already: the checks run
+over row blocks, so validating a memory-mapped file costs one block of working memory,
+not a boolean array the size of the input.
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from csa.errors import DtypeError, NonFiniteError, ShapeError, TooFewPairsError
+from csa.errors import (
+    DtypeError,
+    InputError,
+    NonFiniteError,
+    ParameterError,
+    ShapeError,
+    TooFewPairsError,
+)
 
 _NUMERIC_KINDS = frozenset("biuf")
+# Elements per block scanned for non-finite values (a few MB of temporaries).
+_SCAN_ELEMENTS = 1 << 20
+# Features larger than this overflow float64 once squared and summed over rows; smaller
+# (non-zero) ones underflow. Embeddings live many orders of magnitude inside both.
+_MAX_MAGNITUDE = 1e150
+_MIN_MAGNITUDE = 1e-150
+# A relative ridge beyond this leaves whitening equal to the identity to machine precision.
+MAX_RIDGE = 1e8
 
 
+# ---- arrays ----------------------------------------------------------------------------
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """Turn tensors and array-likes into numpy without copying when possible."""
+    if hasattr(x, "nnz") and hasattr(x, "tocsr"):
+        raise DtypeError(
+            f"{name} is a scipy.sparse matrix; csa needs dense features: pass "
+            f"{name}.toarray() (embeddings are dense anyway)"
+        )
     if hasattr(x, "detach") and hasattr(x, "cpu") and type(x).__module__.startswith("torch"):
         import torch  # already imported by whoever made the tensor
 
         tensor = x.detach().cpu()
         if tensor.is_complex():
             raise DtypeError(f"{name} is a complex tensor; csa needs real-valued features")
-        if not tensor.dtype.is_floating_point:
-            return tensor.numpy()
-        if tensor.dtype in (torch.float32, torch.float64):
+        if tensor.dtype in (torch.float32, torch.float64) or not tensor.dtype.is_floating_point:
             return tensor.numpy()
         # bfloat16 and float16 are widened, as they would be for the maths anyway.
         return tensor.double().numpy()
@@ -37,31 +63,67 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
         raise DtypeError(f"{name} cannot be read as a numeric array: {exc}") from exc
 
 
-def check_features(x: Any, name: str = "a", *, n_features: int | None = None) -> np.ndarray:
+def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.dtype.kind in _NUMERIC_KINDS:
+        return arr
+    if arr.dtype.kind == "c":
+        raise DtypeError(f"{name} has complex dtype {arr.dtype}; csa needs real-valued features")
+    if arr.dtype.kind == "O":
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DtypeError(
+                f"{name} has dtype object and its values are not all numbers ({exc}); "
+                "encode raw items with an encoder first"
+            ) from exc
+    raise DtypeError(
+        f"{name} has non-numeric dtype {arr.dtype}; csa compares feature arrays, "
+        "so encode raw items (text, images) with an encoder first"
+    )
+
+
+def _scan_values(arr: np.ndarray, name: str, first_row: int) -> None:
+    """Refuse non-finite values and magnitudes whose squares leave float64, block by block."""
+    rows = max(1, _SCAN_ELEMENTS // max(arr.shape[1], 1))
+    largest = 0.0
+    for start in range(0, arr.shape[0], rows):
+        block = arr[start : start + rows]
+        peak = float(np.max(np.abs(block)))
+        if not np.isfinite(peak):
+            finite = np.isfinite(block)
+            bad_rows = np.flatnonzero(~finite.all(axis=1))
+            kind = "NaN" if np.isnan(block).any() else "infinite"
+            raise NonFiniteError(
+                f"{name} holds non-finite values ({kind} among them), first at row "
+                f"{first_row + start + int(bad_rows[0])}; drop or impute them before fitting"
+            )
+        largest = max(largest, peak)
+    if largest > _MAX_MAGNITUDE:
+        raise InputError(
+            f"{name} holds values up to {largest:.3g}: their squares overflow float64 when "
+            f"summed; rescale the features (e.g. divide by {largest:.0e}); CSA's scores do "
+            "not depend on the scale"
+        )
+    if 0 < largest < _MIN_MAGNITUDE:
+        raise InputError(
+            f"{name}'s largest value is {largest:.3g}: its squares underflow float64, so its "
+            f"variance would read as zero; rescale the features (e.g. multiply by "
+            f"{1 / largest:.0e}); CSA's scores do not depend on the scale"
+        )
+
+
+def check_features(
+    x: Any, name: str = "a", *, n_features: int | None = None, first_row: int = 0
+) -> np.ndarray:
     """Validate one side's features and return them as a float ``(n, d)`` array.
 
-    Integer, boolean and low-precision float input is converted; strings, objects and
-    complex numbers are refused, because they mean the items were never encoded.
+    float32 and float64 arrays (and memory maps) pass through without a copy; integer,
+    boolean and low-precision float input is converted to float64; strings, objects,
+    complex numbers and sparse matrices are refused, because they mean the items were
+    never encoded. ``first_row`` is the position of row 0 in a longer stream, so that
+    a bad value is reported where the user will look for it.
     """
-    arr = _to_numpy(x, name)
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        if arr.dtype.kind == "c":
-            raise DtypeError(
-                f"{name} has complex dtype {arr.dtype}; csa needs real-valued features"
-            )
-        if arr.dtype.kind == "O":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise DtypeError(
-                    f"{name} has dtype object and its values are not all numbers ({exc}); "
-                    "encode raw items with an encoder first"
-                ) from exc
-        else:
-            raise DtypeError(
-                f"{name} has non-numeric dtype {arr.dtype}; csa compares feature arrays, "
-                "so encode raw items (text, images) with an encoder first"
-            )
+    arr = _numeric(_to_numpy(x, name), name)
     if arr.ndim != 2:
         hint = ""
         if arr.ndim == 1:
@@ -80,18 +142,8 @@ def check_features(x: Any, name: str = "a", *, n_features: int | None = None) ->
             f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}"
         )
     if arr.dtype not in (np.float32, np.float64):
-        # float32 stays as it is: moments accumulate in float64 whatever the input, and a
-        # copy of every streamed chunk would cost time and memory for nothing.
         arr = np.asarray(arr, dtype=np.float64)
-    finite = np.isfinite(arr)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        n_bad = int((~finite).sum())
-        kind = "NaN" if np.isnan(arr).any() else "infinite"
-        raise NonFiniteError(
-            f"{name} holds {n_bad} non-finite value(s) ({kind} among them) in {bad_rows.size} "
-            f"row(s), first at row {int(bad_rows[0])}; drop or impute them before fitting"
-        )
+    _scan_values(arr, name, first_row)
     return arr
 
 
@@ -102,10 +154,11 @@ def check_pair(
     n_features_a: int | None = None,
     n_features_b: int | None = None,
     min_pairs: int = 1,
+    first_row: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate paired features: both sides clean and with one row per pair."""
-    a_arr = check_features(a, "a", n_features=n_features_a)
-    b_arr = check_features(b, "b", n_features=n_features_b)
+    a_arr = check_features(a, "a", n_features=n_features_a, first_row=first_row)
+    b_arr = check_features(b, "b", n_features=n_features_b, first_row=first_row)
     if a_arr.shape[0] != b_arr.shape[0]:
         raise ShapeError(
             f"a has {a_arr.shape[0]} rows but b has {b_arr.shape[0]}: row i of a and row i "
@@ -117,3 +170,76 @@ def check_pair(
             "a covariance"
         )
     return a_arr, b_arr
+
+
+# ---- parameters ----------------------------------------------------------------------
+def _is_real_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_ridge_value(value: Any, name: str = "ridge", words: Sequence[str] = ()) -> Any:
+    """One side's ridge: a word of ``words`` or a finite number in ``[0, MAX_RIDGE]``."""
+    if isinstance(value, str):
+        if value in words:
+            return value
+        choices = " or ".join(repr(w) for w in words)
+        raise ParameterError(f"{name} must be {choices} or a number >= 0; got {value!r}")
+    if not _is_real_number(value):
+        allowed = "".join(f"{w!r}, " for w in words)
+        raise ParameterError(
+            f"{name} must be {allowed}a number >= 0; got {value!r} ({type(value).__name__})"
+        )
+    number = float(value)
+    if not np.isfinite(number) or number < 0:
+        raise ParameterError(f"{name} must be a finite number >= 0; got {value!r}")
+    if number > MAX_RIDGE:
+        raise ParameterError(
+            f"{name}={value!r} exceeds {MAX_RIDGE:g} times the mean variance: whitening would "
+            "be the identity to machine precision; ridges are relative, so 0.01-100 covers "
+            "almost every use"
+        )
+    return number
+
+
+def check_ridge(value: Any, *, words: Sequence[str], pair: bool) -> Any:
+    """A ridge for one side or, where ``pair``, a ``(ridge_a, ridge_b)`` pair."""
+    if isinstance(value, tuple | list):
+        if not pair:
+            raise ParameterError(
+                f"ridge={value!r}: this model regularises one side only; give one number"
+            )
+        if len(value) != 2:
+            raise ParameterError(
+                f"ridge as a sequence must have 2 entries (a, b); got {len(value)}"
+            )
+        return (
+            check_ridge_value(value[0], "ridge_a", words),
+            check_ridge_value(value[1], "ridge_b", words),
+        )
+    return check_ridge_value(value, "ridge", words)
+
+
+def check_int(value: Any, name: str, *, minimum: int, allow_none: bool = False) -> int | None:
+    """An integer parameter ``>= minimum`` (``None`` where allowed); bools and 1.5 refused."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        kind = " or None" if allow_none else ""
+        raise ParameterError(f"{name} must be an integer >= {minimum}{kind}; got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name}={value} must be at least {minimum}")
+    return int(value)
+
+
+def check_positive_number(value: Any, name: str) -> float:
+    """A finite number > 0."""
+    if not _is_real_number(value) or not (np.isfinite(float(value)) and float(value) > 0):
+        raise ParameterError(f"{name} must be a finite number > 0; got {value!r}")
+    return float(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """One of ``choices``."""
+    if not isinstance(value, str | type(None)) or value not in choices:
+        raise ParameterError(f"{name} must be one of {list(choices)}; got {value!r}")
+    return value

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from csa.base import PairedModel, unit_rows
-from csa.errors import ParameterError
+from csa.errors import ModelFileError
+from csa.linalg import unit_rows
+from csa.model import PairedModel
+from csa.validation import check_int, check_positive_number
 
 _BLOCK_ROWS = 2048
 
@@ -29,39 +31,42 @@ class ASIF(PairedModel):
     def __init__(self, k: int = 800, p: float = 8.0) -> None:
         self.k = k
         self.p = p
+        self._check_params()
 
     def _check_params(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
-            raise ParameterError(f"k must be a positive integer; got {self.k!r}")
-        if not (np.isfinite(self.p) and self.p > 0):
-            raise ParameterError(f"p must be a finite number > 0; got {self.p!r}")
+        check_int(self.k, "k", minimum=1)
+        check_positive_number(self.p, "p")
 
-    def _reset(self) -> None:
-        for name in ("anchors_a_", "anchors_b_", "n_features_a_", "n_features_b_"):
-            self.__dict__.pop(name, None)
+    def _fit_arrays(self, a: np.ndarray, b: np.ndarray) -> None:
+        self._set_fitted(self._anchors(unit_rows(a), unit_rows(b)))
 
-    def _fit_validated(self, a: np.ndarray, b: np.ndarray) -> None:
-        self._check_params()
-        self.anchors_a_ = unit_rows(a)
-        self.anchors_b_ = unit_rows(b)
-        self.n_features_a_, self.n_features_b_ = a.shape[1], b.shape[1]
+    @staticmethod
+    def _anchors(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+        return {
+            "anchors_a_": a,
+            "anchors_b_": b,
+            "n_features_a_": a.shape[1],
+            "n_features_b_": b.shape[1],
+        }
 
     def partial_fit(self, a: Any, b: Any) -> ASIF:
         """Add pairs as anchors (ASIF's whole "fit")."""
-        a_arr, b_arr = self._check_training_pair(a, b, min_pairs=1)
-        if "anchors_a_" not in self.__dict__:
-            self._fit_validated(a_arr, b_arr)
+        self._check_params()
+        a_arr, b_arr = self._check_more_pairs(a, b, self.n_pairs_seen_)
+        if not self.is_fitted:
+            self._fit_arrays(a_arr, b_arr)
         else:
-            self.anchors_a_ = np.vstack([self.anchors_a_, unit_rows(a_arr)])
-            self.anchors_b_ = np.vstack([self.anchors_b_, unit_rows(b_arr)])
+            self._set_fitted(
+                self._anchors(
+                    np.vstack([self.anchors_a_, unit_rows(a_arr)]),
+                    np.vstack([self.anchors_b_, unit_rows(b_arr)]),
+                )
+            )
         return self
-
-    def _ready(self) -> bool:
-        return "anchors_a_" in self.__dict__ and self.anchors_a_.shape[0] >= 2
 
     @property
     def n_pairs_seen_(self) -> int:
-        return self.anchors_a_.shape[0] if "anchors_a_" in self.__dict__ else 0
+        return self.anchors_a_.shape[0] if self.is_fitted else 0
 
     def _relative(self, x: np.ndarray, anchors: np.ndarray) -> sp.csr_matrix:
         """Sparse, unit-norm top-k relative representation, computed in row blocks."""
@@ -74,9 +79,7 @@ class ASIF(PairedModel):
             values = np.take_along_axis(sims, top, axis=1)
             # Only positive similarity says "alike"; an even power would turn a negative one
             # into a strong match.
-            values = np.maximum(values, 0.0) ** self.p
-            norms = np.linalg.norm(values, axis=1, keepdims=True)
-            values = values / np.where(norms > 0, norms, 1.0)
+            values = unit_rows(np.maximum(values, 0.0) ** float(self.p))
             rows = np.repeat(np.arange(values.shape[0]), k)
             blocks.append(
                 sp.csr_matrix(
@@ -96,8 +99,12 @@ class ASIF(PairedModel):
         return {"anchors_a": self.anchors_a_, "anchors_b": self.anchors_b_}, {}
 
     def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self._check_params()
-        self.anchors_a_ = arrays["anchors_a"]
-        self.anchors_b_ = arrays["anchors_b"]
-        self.n_features_a_ = self.anchors_a_.shape[1]
-        self.n_features_b_ = self.anchors_b_.shape[1]
+        anchors_a, anchors_b = arrays["anchors_a"], arrays["anchors_b"]
+        if anchors_a.ndim != 2 or anchors_b.ndim != 2 or anchors_a.shape[0] != anchors_b.shape[0]:
+            raise ModelFileError(
+                f"anchors have shapes {anchors_a.shape} and {anchors_b.shape}: two 2-D arrays "
+                "with one row per pair expected"
+            )
+        if anchors_a.shape[0] < 2:
+            raise ModelFileError(f"the file holds {anchors_a.shape[0]} anchor pair(s); 2+ needed")
+        self._set_fitted(self._anchors(anchors_a, anchors_b))

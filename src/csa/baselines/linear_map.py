@@ -10,42 +10,66 @@ from typing import Any
 
 import numpy as np
 
-from csa.base import unit_rows
-from csa.errors import RankDeficientError
-from csa.linalg import matmul
-from csa.moment_model import MomentModel
-from csa.moments import PairMoments
-from csa.solver import Ridge, oas_relative_ridge, side_spectrum, split_ridge
+from csa.errors import ModelFileError, RankDeficientError, WeakFitWarning, warn
+from csa.linalg import unit_rows
+from csa.model import MomentModel, _expect_shape
+from csa.moments import N_FOLDS, FoldMoments
+from csa.solver import linear_map_coef, oas_relative_ridge, select_linear_map_ridge
+from csa.validation import check_ridge
+
+_RIDGE_WORDS = ("auto", "oas")
 
 
 class LinearMap(MomentModel):
     """Predict b from a with ridge least squares; score = cosine(prediction, b), both centred.
 
-    ``ridge`` is ``"auto"`` (Oracle Approximating Shrinkage) or a number >= 0 in units
-    of side a's mean variance, as in :class:`csa.CSA`. Fitted from moments, so it
-    streams and merges like CSA. Fitted: ``coef_`` (d_a, d_b), ``mean_a_``, ``mean_b_``.
+    ``ridge`` is ``"auto"`` (default: the held-out fold choice, as for :class:`csa.CSA`),
+    ``"oas"`` (Oracle Approximating Shrinkage of side a) or a number >= 0 in units of
+    side a's mean variance. Only side a is regularised, so a ``(ridge_a, ridge_b)`` pair
+    is refused. Fitted from moments, so it streams and merges like CSA. Fitted:
+    ``coef_`` (d_a, d_b), ``mean_a_``, ``mean_b_``, ``ridge_``, ``cv_results_``.
     """
 
-    def __init__(self, ridge: Ridge = "auto", chunk_size: int | None = None) -> None:
+    def __init__(
+        self,
+        ridge: Any = "auto",
+        n_folds: int = N_FOLDS,
+        chunk_size: int | None = None,
+        device: str | None = None,
+        precision: str = "auto",
+    ) -> None:
         self.ridge = ridge
+        self.n_folds = n_folds
         self.chunk_size = chunk_size
+        self.device = device
+        self.precision = precision
+        self._check_params()
 
-    def _solve(self, moments: PairMoments) -> None:
-        spec, _ = split_ridge(self.ridge)
-        cov_aa, _, cov_ab = moments.covariances()
-        relative = oas_relative_ridge(cov_aa, moments.n) if spec == "auto" else float(spec)
-        d = cov_aa.shape[0]
-        mean_var = float(np.trace(cov_aa)) / d
-        eigvals, eigvecs = side_spectrum(moments, "a")
-        top = max(float(eigvals[-1]), 0.0)
-        if top <= 0 or (relative == 0 and eigvals[0] <= 1e-10 * top):
-            raise RankDeficientError(
-                "side a's covariance is singular (constant or collinear features, or fewer "
-                "pairs than features) and ridge=0 forbids regularising it; use ridge='auto'"
-            )
-        inverse_eigs = 1.0 / (np.maximum(eigvals, 0.0) + relative * mean_var)
-        self.coef_ = matmul(eigvecs * inverse_eigs, matmul(eigvecs, cov_ab, trans_x=True))
-        self.ridge_ = relative
+    def _check_params(self) -> None:
+        check_ridge(self.ridge, words=_RIDGE_WORDS, pair=False)
+        self._check_moment_params()
+
+    def _solve(self, moments: FoldMoments) -> dict[str, Any]:
+        total = moments.total
+        results = None
+        if self.ridge == "auto":
+            try:
+                relative, results = select_linear_map_ridge(moments)
+            except RankDeficientError as exc:
+                warn(
+                    f"LinearMap: no held-out selection ({exc}); the 'auto' ridge uses OAS",
+                    WeakFitWarning,
+                )
+                relative = oas_relative_ridge(total.covariances()[0], total.n)
+        elif self.ridge == "oas":
+            relative = oas_relative_ridge(total.covariances()[0], total.n)
+        else:
+            relative = float(self.ridge)
+        return {
+            "coef_": linear_map_coef(total, relative),
+            "ridge_": relative,
+            "cv_results_": results,
+        }
 
     def _embed_a(self, a: np.ndarray) -> np.ndarray:
         return unit_rows((a - self.mean_a_) @ self.coef_)
@@ -59,6 +83,14 @@ class LinearMap(MomentModel):
     def _solution_scalars(self) -> dict[str, Any]:
         return {"ridge_": self.ridge_}
 
-    def _restore_solution(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        self.coef_ = arrays["coef"]
-        self.ridge_ = float(scalars["ridge_"])
+    def _restore_solution(
+        self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
+    ) -> dict[str, Any]:
+        ridge = scalars.get("ridge_")
+        if isinstance(ridge, bool) or not isinstance(ridge, int | float) or not ridge >= 0:
+            raise ModelFileError(f"the file's ridge_ {ridge!r} is not a number >= 0")
+        return {
+            "coef_": _expect_shape(arrays, "coef", (dim_a, dim_b)),
+            "ridge_": float(ridge),
+            "cv_results_": None,
+        }
