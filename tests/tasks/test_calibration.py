@@ -55,6 +55,10 @@ def test_mismatch_threshold_by_youden_and_by_false_positive_budget():
     t0 = fit_mismatch_threshold(scores, is_mismatch, max_false_positive_rate=0.0)
     assert t0.threshold == pytest.approx(0.25)
     assert (t0.true_positive_rate, t0.false_positive_rate) == (0.5, 0.0)
+    # Catching the last mismatch (0.65) would flag two more genuine pairs: J prefers 0.25.
+    s2 = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.1, 0.2, 0.65])
+    t2 = fit_mismatch_threshold(s2, np.repeat([False, True], [5, 3]))
+    assert t2.threshold == pytest.approx(0.25) and t2.true_positive_rate == pytest.approx(2 / 3)
     with pytest.raises(InputError, match="genuine and mismatched"):
         fit_mismatch_threshold(scores[:4], is_mismatch[:4])
     with pytest.raises(InputError, match=r"\[0, 1\]"):

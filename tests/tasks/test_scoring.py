@@ -78,3 +78,12 @@ def test_custom_scorer_and_errors_name_the_problem():
     with pytest.raises(ParameterError, match="k must"):
         top_k(q, g, 0)
     assert default_block_rows(1000, budget=10**4) == 10 and default_block_rows(10**9) == 1
+
+
+def test_merge_orders_tied_running_results_by_index():
+    # The running top-k may hold tied items in any order; the merge must put 3 before 7.
+    ids, best = merge_top_k(
+        np.array([[7, 3]]), np.array([[1.0, 1.0]]), np.array([[1.0, 0.5]]), 10, 3
+    )
+    np.testing.assert_array_equal(ids, [[3, 7, 10]])
+    np.testing.assert_allclose(best, [[1.0, 1.0, 1.0]])
