@@ -11,6 +11,7 @@ made, so importing this package stays cheap.
 
 from csa.encoders.base import BatchedEncoder, Encoder
 from csa.encoders.cache import cache_path, cached_encode
+from csa.encoders.clip import CLIPImageEncoder, CLIPTextEncoder, clip_towers
 from csa.encoders.efficientnet import EfficientNetLite0Encoder
 from csa.encoders.hf_image import HFImageEncoder, TimmImageEncoder
 from csa.encoders.images import load_image
@@ -21,6 +22,8 @@ from csa.encoders.text import SentenceTransformerEncoder, minilm_l6
 
 __all__ = [
     "BatchedEncoder",
+    "CLIPImageEncoder",
+    "CLIPTextEncoder",
     "EfficientNetLite0Encoder",
     "Encoder",
     "HFImageEncoder",
@@ -31,6 +34,7 @@ __all__ = [
     "available",
     "cache_path",
     "cached_encode",
+    "clip_towers",
     "describe",
     "get",
     "load_image",

@@ -18,23 +18,39 @@ from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
 from csa.errors import EncoderError
 
+#: ``pool`` values of :class:`HFImageEncoder`: "auto" (the model's own image embedding or
+#: pooled output), "mean" (average of the last hidden state over all tokens: the DINOv2
+#: features of the CSA paper, 1536-d for dinov2-giant), "cls" (the first token's state).
+POOLINGS = ("auto", "mean", "cls")
 
-def pool_output(output: Any) -> Any:
+
+def pool_output(output: Any, pool: str = "auto") -> Any:
     """One vector per image from whatever a transformers vision model returns.
 
-    The model's own pooled output wins (CLS token, or global average for CNNs);
-    failing that the last hidden state is averaged over tokens or space.
+    With ``pool="auto"`` the model's own pooled output wins (CLS token, or global
+    average for CNNs); failing that the last hidden state is averaged over tokens or
+    space. ``"mean"`` and ``"cls"`` read the last hidden state whatever the model
+    offers: DINOv2's ``pooler_output`` is the CLS token, while the paper averages.
     """
-    pooled = getattr(output, "pooler_output", None)
-    if pooled is None:
-        pooled = getattr(output, "image_embeds", None)
-    if pooled is not None:
-        return pooled.flatten(start_dim=1)
+    if pool not in POOLINGS:
+        raise EncoderError(f"pool must be one of {', '.join(POOLINGS)}; got {pool!r}")
+    if pool == "auto":
+        pooled = getattr(output, "pooler_output", None)
+        if pooled is None:
+            pooled = getattr(output, "image_embeds", None)
+        if pooled is not None:
+            return pooled.flatten(start_dim=1)
     hidden = getattr(output, "last_hidden_state", None)
     if hidden is None and isinstance(output, tuple) and output:
         hidden = output[0]
     if hidden is None:
         raise EncoderError(f"cannot find features in a {type(output).__name__} output")
+    if pool == "cls":
+        if hidden.ndim != 3:
+            raise EncoderError(
+                f"pool='cls' needs token states (batch, tokens, dim); got {hidden.ndim}-d"
+            )
+        return hidden[:, 0]
     if hidden.ndim == 3:  # (batch, tokens, dim)
         return hidden.mean(dim=1)
     if hidden.ndim == 4:  # (batch, channels, height, width)
@@ -46,7 +62,9 @@ class HFImageEncoder(BatchedEncoder):
     """A transformers vision model plus its image processor, by Hub name or local directory.
 
     Models with ``get_image_features`` (CLIP, SigLIP...) give their image
-    embedding; other backbones give their pooled output.
+    embedding; other backbones give their pooled output. ``pool`` overrides that (see
+    :data:`POOLINGS`): ``get("hf-image:facebook/dinov2-giant?pool=mean")`` is the
+    image encoder of the CSA paper.
     """
 
     def __init__(
@@ -56,15 +74,21 @@ class HFImageEncoder(BatchedEncoder):
         name: str | None = None,
         device: str = "cpu",
         local_files_only: bool = False,
+        pool: str = "auto",
     ) -> None:
         import torch
+
+        if pool not in POOLINGS:
+            raise EncoderError(f"pool must be one of {', '.join(POOLINGS)}; got {pool!r}")
+        self._pool = pool
 
         try:
             from transformers import AutoImageProcessor, AutoModel
         except ImportError as exc:
             raise missing_package("transformers", "HFImageEncoder", "encoders") from exc
         self._model_id = str(model)
-        self._name = name if name is not None else f"hf-image:{self._model_id}"
+        option = "" if pool == "auto" else f"?pool={pool}"
+        self._name = name if name is not None else f"hf-image:{self._model_id}{option}"
         try:
             self._processor = AutoImageProcessor.from_pretrained(
                 self._model_id, local_files_only=local_files_only
@@ -89,12 +113,12 @@ class HFImageEncoder(BatchedEncoder):
         inputs = self._processor(images=images, return_tensors="pt")
         pixels = inputs["pixel_values"].to(self._device)
         with torch.inference_mode():
-            if hasattr(self._model, "get_image_features"):
+            if self._pool == "auto" and hasattr(self._model, "get_image_features"):
                 feats = self._model.get_image_features(pixel_values=pixels)
                 if not isinstance(feats, torch.Tensor):
                     feats = pool_output(feats)
             else:
-                feats = pool_output(self._model(pixel_values=pixels))
+                feats = pool_output(self._model(pixel_values=pixels), self._pool)
         return feats.float().cpu().numpy()
 
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
