@@ -118,7 +118,9 @@ def test_encoders_are_registered():
     from csa.encoders import get
 
     assert isinstance(get("mfcc"), MFCCEncoder)
-    assert get("whisper-tiny.en").name == WhisperEncoder("tiny.en").name
+    # Made by the registry, an encoder is named by its registry name (options included).
+    assert get("whisper-tiny.en").name == "whisper-tiny.en"
+    assert get("whisper-tiny.en").model == WhisperEncoder("tiny.en").model
 
 
 def test_spoken_words_same_seed_same_audio(tmp_path, small_words):

@@ -3,7 +3,10 @@
 Built in and offline: ``"minilm-l6"`` and ``"minilm-l3-onnx"`` (text),
 ``"efficientnet-lite0"`` (images). With the network or a local copy:
 ``"st:<model>"``, ``"hf-image:<model>"``, ``"timm:<model>"``. Any modality
-already turned into arrays: ``"precomputed:<file.npy|file.parquet>"``.
+already turned into arrays: ``"precomputed:<file.npy|file.parquet>"``. Names carry
+options (``"whisper-base@5s"``, ``"efficientnet-lite0?pooling=mean"``), and a model
+object (``SentenceTransformer``, timm, transformers) is taken by ``get(obj)`` or
+:func:`wrap`.
 
 Heavy libraries (torch, transformers, onnxruntime) load only when an encoder is
 made, so importing this package stays cheap.
@@ -19,6 +22,7 @@ from csa.encoders.onnx_text import OnnxSentenceEncoder, minilm_l3_onnx
 from csa.encoders.precomputed import PrecomputedEncoder
 from csa.encoders.registry import available, describe, get, register, unregister
 from csa.encoders.text import SentenceTransformerEncoder, minilm_l6
+from csa.encoders.wrap import wrap
 
 __all__ = [
     "BatchedEncoder",
@@ -42,4 +46,5 @@ __all__ = [
     "minilm_l6",
     "register",
     "unregister",
+    "wrap",
 ]

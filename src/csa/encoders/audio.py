@@ -29,6 +29,7 @@ from csa.encoders.audio_features import (
     load_audio,
     log_mel_spectrogram,
 )
+from csa.encoders.base import RegistryNamed, finish_output, resolve_progress
 from csa.errors import EncoderError
 from csa.files import cache_root
 
@@ -116,7 +117,7 @@ def whisper_model_dir(model: str, cache_dir: str | os.PathLike[str] | None = Non
     )
 
 
-class WhisperEncoder:
+class WhisperEncoder(RegistryNamed):
     """Frozen Whisper encoder -> ``2 * d_model`` features (mean and std over audio frames)."""
 
     def __init__(
@@ -137,6 +138,8 @@ class WhisperEncoder:
 
     @property
     def name(self) -> str:
+        if self.registry_name:
+            return self.registry_name
         label = Path(self.model).name if Path(self.model).is_dir() else self.model
         window = "" if self.window_seconds == WINDOW_SECONDS else f"-w{self.window_seconds:g}s"
         return f"whisper-{label}-ct2-{self.compute_type}{window}-meanstd"
@@ -192,13 +195,25 @@ class WhisperEncoder:
         return out
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 8, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 8,
+        show_progress: bool | None = None,
+        *,
+        show_progress_bar: bool | None = None,
+        **output: Any,
     ) -> np.ndarray:
-        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``."""
-        return _batched(self._features, items, batch_size, show_progress, self.dim, self.name)
+        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``.
+
+        Takes sentence-transformers' keywords (``show_progress_bar``,
+        ``normalize_embeddings``, ``convert_to_numpy``, ``convert_to_tensor``).
+        """
+        show = resolve_progress(show_progress, show_progress_bar)
+        out = _batched(self._features, items, batch_size, show, self.dim, self.name)
+        return finish_output(out, **output)
 
 
-class MFCCEncoder:
+class MFCCEncoder(RegistryNamed):
     """MFCCs and their deltas, mean and std over time: ``4 * n_mfcc`` features.
 
     The classic hand-made speech feature; the floor any learned audio encoder should beat.
@@ -210,7 +225,7 @@ class MFCCEncoder:
 
     @property
     def name(self) -> str:
-        return f"mfcc-{self.n_mfcc}-mel{self.n_mels}-meanstd"
+        return self.registry_name or f"mfcc-{self.n_mfcc}-mel{self.n_mels}-meanstd"
 
     @property
     def dim(self) -> int:
@@ -240,10 +255,22 @@ class MFCCEncoder:
         return out
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 64, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 64,
+        show_progress: bool | None = None,
+        *,
+        show_progress_bar: bool | None = None,
+        **output: Any,
     ) -> np.ndarray:
-        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``."""
-        return _batched(self._features, items, batch_size, show_progress, self.dim, self.name)
+        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``.
+
+        Takes sentence-transformers' keywords (``show_progress_bar``,
+        ``normalize_embeddings``, ``convert_to_numpy``, ``convert_to_tensor``).
+        """
+        show = resolve_progress(show_progress, show_progress_bar)
+        out = _batched(self._features, items, batch_size, show, self.dim, self.name)
+        return finish_output(out, **output)
 
 
 def _batched(

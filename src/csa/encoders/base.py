@@ -100,6 +100,41 @@ def iter_batches(
             bar.update(len(batch))
 
 
+def resolve_progress(show_progress: bool | None, show_progress_bar: bool | None) -> bool | None:
+    """One answer from csa's ``show_progress`` and sentence-transformers' ``show_progress_bar``."""
+    if show_progress is None:
+        return show_progress_bar
+    if show_progress_bar is not None and bool(show_progress_bar) != bool(show_progress):
+        raise InputError(
+            f"show_progress={show_progress!r} and show_progress_bar={show_progress_bar!r} "
+            "disagree; give one of them"
+        )
+    return show_progress
+
+
+def finish_output(
+    out: np.ndarray,
+    *,
+    normalize_embeddings: bool = False,
+    convert_to_numpy: bool = True,
+    convert_to_tensor: bool = False,
+) -> Any:
+    """Apply sentence-transformers' output options to a checked ``(n, dim)`` float32 array.
+
+    ``normalize_embeddings`` scales rows to unit length with csa's one row normalisation;
+    ``convert_to_tensor`` (or ``convert_to_numpy=False``) returns a torch tensor.
+    """
+    if normalize_embeddings:
+        from csa.linalg import unit_rows
+
+        out = np.ascontiguousarray(unit_rows(out), dtype=np.float32)
+    if convert_to_tensor or not convert_to_numpy:
+        import torch
+
+        return torch.from_numpy(out)
+    return out
+
+
 def check_output(out: Any, n_items: int, dim: int, name: str) -> np.ndarray:
     """Turn one batch's raw output into a checked ``(n_items, dim)`` float32 array."""
     arr = np.asarray(out, dtype=np.float32)
@@ -114,7 +149,19 @@ def check_output(out: Any, n_items: int, dim: int, name: str) -> np.ndarray:
     return arr
 
 
-class BatchedEncoder(abc.ABC):
+class RegistryNamed:
+    """Encoders that :func:`csa.encoders.get` may name by their registry name.
+
+    ``get("whisper-base@5s")`` sets ``registry_name`` to the canonical name with its
+    options, and ``name`` then returns it, so ``get(encoder.name)`` rebuilds the same
+    encoder. An encoder whose output depends on more than its options (one fitted on
+    data) does not derive from this class and keeps the name it makes itself.
+    """
+
+    registry_name: str | None = None
+
+
+class BatchedEncoder(RegistryNamed, abc.ABC):
     """Base class: subclasses say how to embed one batch; this class does the rest.
 
     Subclasses set ``self._name`` and ``self._dim`` when they load, or override the
@@ -126,7 +173,7 @@ class BatchedEncoder(abc.ABC):
 
     @property
     def name(self) -> str:
-        return self._name
+        return self.registry_name or self._name
 
     @property
     def dim(self) -> int:
@@ -137,23 +184,40 @@ class BatchedEncoder(abc.ABC):
         """Embed one non-empty batch; the result is checked by :meth:`encode`."""
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 32, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        *,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = False,
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
     ) -> np.ndarray:
-        """Embed ``items`` in batches; returns an ``(len(items), dim)`` float32 array."""
+        """Embed ``items`` in batches; returns an ``(len(items), dim)`` float32 array.
+
+        The keywords of sentence-transformers' ``encode`` mean what they mean there
+        (``show_progress_bar`` is ``show_progress``), so code written for it runs here.
+        """
         seq = as_item_sequence(items)
         batch_size = check_batch_size(batch_size)
+        show_progress = resolve_progress(show_progress, show_progress_bar)
         n = len(seq)
         out = np.empty((n, self.dim), dtype=np.float32)
-        if n == 0:
-            return out
-        show = wants_progress(show_progress, n, batch_size)
-        start = 0
-        for batch in iter_batches(seq, batch_size, show_progress=show, desc=self.name):
-            stop = start + len(batch)
-            raw = self._encode_batch(batch)
-            out[start:stop] = check_output(raw, len(batch), self.dim, self.name)
-            start = stop
-        return out
+        if n:
+            show = wants_progress(show_progress, n, batch_size)
+            start = 0
+            for batch in iter_batches(seq, batch_size, show_progress=show, desc=self.name):
+                stop = start + len(batch)
+                raw = self._encode_batch(batch)
+                out[start:stop] = check_output(raw, len(batch), self.dim, self.name)
+                start = stop
+        return finish_output(
+            out,
+            normalize_embeddings=normalize_embeddings,
+            convert_to_numpy=convert_to_numpy,
+            convert_to_tensor=convert_to_tensor,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders.base import Encoder, as_item_sequence
+from csa.encoders.base import Encoder, as_item_sequence, finish_output, resolve_progress
 from csa.errors import EncoderError
 from csa.files import atomic_write, cache_root, content_fingerprint
 
@@ -71,19 +71,23 @@ def cached_encode(
     cache_dir: str | Path | None = None,
     batch_size: int = 32,
     show_progress: bool | None = None,
+    show_progress_bar: bool | None = None,
+    **output: Any,
 ) -> np.ndarray:
     """``encoder.encode(items)``, read from disk when this exact data was encoded before.
 
     ``key`` replaces the content fingerprint (faster for huge inputs, e.g.
     "fashion-mnist/train"); the caller then promises that the key changes whenever
     the items do. An entry that is unreadable or has the wrong shape is treated as
-    a miss and rewritten.
+    a miss and rewritten. The cache holds the encoder's raw output; sentence-transformers'
+    output keywords (``normalize_embeddings``, ``convert_to_tensor``) apply on the way out.
     """
     seq = as_item_sequence(items)
+    show_progress = resolve_progress(show_progress, show_progress_bar)
     path = cache_path(encoder, seq, key=key, cache_dir=cache_dir)
     cached = _read(path, len(seq), encoder.dim)
     if cached is not None:
-        return cached
+        return finish_output(cached, **output)
     arr = np.asarray(
         encoder.encode(seq, batch_size=batch_size, show_progress=show_progress), dtype=np.float32
     )
@@ -93,4 +97,4 @@ def cached_encode(
         error=EncoderError,
         what="embedding cache entry",
     )
-    return arr
+    return finish_output(arr, **output)

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders.base import as_item_sequence
+from csa.encoders.base import RegistryNamed, as_item_sequence, finish_output
 from csa.errors import DatasetError, DtypeError, InputError, ShapeError
 from csa.scale.features import FeatureFile
 
 
-class PrecomputedEncoder:
+class PrecomputedEncoder(RegistryNamed):
     """Rows of a ``.npy`` or ``.parquet`` feature table, looked up by row number or id.
 
     ``ids`` (for ``.npy``) or ``id_column`` (for ``.parquet``) make the items ids;
@@ -72,7 +72,7 @@ class PrecomputedEncoder:
 
     @property
     def name(self) -> str:
-        return self._name
+        return self.registry_name or self._name
 
     @property
     def dim(self) -> int:
@@ -110,14 +110,24 @@ class PrecomputedEncoder:
         return rows
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 32, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 32,
+        show_progress: bool | None = None,
+        *,
+        show_progress_bar: bool | None = None,
+        **output: Any,
     ) -> np.ndarray:
-        """Look the rows up; batching and progress do not apply to a table read."""
-        del batch_size, show_progress  # protocol arguments; a lookup needs neither
+        """Look the rows up; batching and progress do not apply to a table read.
+
+        ``normalize_embeddings`` and ``convert_to_numpy``/``convert_to_tensor`` work as in
+        sentence-transformers.
+        """
+        del batch_size, show_progress, show_progress_bar  # a lookup needs none of them
         seq = list(as_item_sequence(items))
         rows = self._rows(seq)
         values = self._file.take(rows) if self._features is None else self._features[rows]
-        return np.asarray(values, dtype=np.float32)
+        return finish_output(np.asarray(values, dtype=np.float32), **output)
 
     def __repr__(self) -> str:
         return f"PrecomputedEncoder(name={self._name!r}, rows={len(self)}, dim={self.dim})"

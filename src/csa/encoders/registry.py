@@ -5,6 +5,12 @@ to a loaded encoder. Two kinds of entry exist: exact names (``"minilm-l6"``) and
 families, registered with a trailing colon (``"st:"``), whose factory receives
 the rest of the name (``"st:all-mpnet-base-v2"`` -> ``factory("all-mpnet-base-v2")``).
 
+A name may carry options (:mod:`csa.encoders.names`): ``"whisper-base@5s"`` is
+``get("whisper-base", window_seconds=5)``, ``"efficientnet-lite0?pooling=mean"`` is
+``get("efficientnet-lite0", pooling="mean")``. An encoder made by :func:`get` is named
+by its canonical registry name with options, so ``get(encoder.name)`` rebuilds it; that
+is how a model file records its encoders.
+
 Other parts of csa (or other packages) add entries with :func:`register`. So
 their entries exist before the first lookup without the user importing them,
 modules listed in ``_PLUGIN_MODULES`` and entry points in the ``csa.encoders``
@@ -19,9 +25,11 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from csa.encoders.base import Encoder
+from csa.encoders.base import Encoder, RegistryNamed
+from csa.encoders.names import format_name, parse_name
 from csa.errors import EncoderError
 
 EncoderFactory = Callable[..., Encoder]
@@ -40,6 +48,7 @@ class _Entry:
     factory: EncoderFactory
     description: str
     argument: str
+    canonical: Callable[[str], str] | None = None
 
 
 _entries: dict[str, _Entry] = {}
@@ -55,11 +64,14 @@ def register(
     description: str = "",
     argument: str = "name",
     overwrite: bool = False,
+    canonical: Callable[[str], str] | None = None,
 ) -> None:
     """Add an encoder under ``name``; end the name with ``:`` to register a family.
 
     A family's factory is called with the text after the colon as its first
-    argument (``argument`` names it in listings: ``'precomputed:<path>'``).
+    argument (``argument`` names it in listings: ``'precomputed:<path>'``);
+    ``canonical`` rewrites that argument into the form recorded in the encoder's
+    name (a file path made absolute, so one name never means two files).
     Re-registering a name is refused unless ``overwrite=True``, so two
     modules cannot silently shadow each other.
     """
@@ -72,7 +84,7 @@ def register(
     with _lock:
         if name in _entries and not overwrite:
             raise EncoderError(f"encoder {name!r} is already registered; pass overwrite=True")
-        _entries[name] = _Entry(factory, description, argument)
+        _entries[name] = _Entry(factory, description, argument, canonical)
         _forget_loaded(name)
 
 
@@ -129,49 +141,79 @@ def describe() -> dict[str, str]:
         return {_display(n): e.description for n, e in sorted(_entries.items())}
 
 
-def _resolve(name: str) -> tuple[_Entry, tuple[Any, ...]]:
+def _resolve(name: str) -> tuple[_Entry, tuple[Any, ...], str]:
+    """The entry for ``name`` (options already removed), its arguments and canonical name."""
     if name in _entries and not name.endswith(":"):
-        return _entries[name], ()
+        return _entries[name], (), name
     prefix, colon, rest = name.partition(":")
     family = prefix + colon
     if colon and family in _entries:
         if not rest.strip():
             raise EncoderError(f"{family!r} needs an argument after the colon: {_display(family)}")
-        return _entries[family], (rest,)
+        entry = _entries[family]
+        argument = entry.canonical(rest) if entry.canonical is not None else rest
+        return entry, (argument,), family + argument
     known = ", ".join(_display(n) for n in sorted(_entries))
     close = difflib.get_close_matches(name, list(_entries), n=1)
     hint = f" Did you mean {_display(close[0])!r}?" if close else ""
     raise EncoderError(f"unknown encoder {name!r}.{hint} Known encoders: {known}")
 
 
-def get(name: str, *, reuse: bool = True, **kwargs: Any) -> Encoder:
-    """The encoder registered as ``name``, loaded with ``kwargs``.
+def get(name: str | Any, *, reuse: bool = True, **kwargs: Any) -> Encoder:
+    """The encoder registered as ``name``, loaded with the name's options and ``kwargs``.
+
+    ``name`` may carry options (``"whisper-base@5s"``, ``"st:model?device=cuda"``; see
+    :mod:`csa.encoders.names`); ``kwargs`` add to them. The encoder comes back named by
+    its canonical registry name, options included, so ``get(encoder.name)`` gives the
+    same encoder again. A model object (a ``SentenceTransformer``, a transformers or
+    timm model) or an encoder instead of a name is wrapped by
+    :func:`csa.encoders.wrap.wrap`.
 
     Encoders are frozen, so one loaded instance per (name, options) is kept and
     handed out again (``reuse=False`` loads a fresh one); loading a model twice
     in one process would only cost time and memory.
     """
     if not isinstance(name, str):
-        raise EncoderError(f"encoder names are strings; got {type(name).__name__}")
+        from csa.encoders.wrap import wrap
+
+        return wrap(name, **kwargs)
     _load_plugins()
+    base, options = parse_name(name)
+    for key, value in kwargs.items():
+        if key in options and options[key] != value:
+            raise EncoderError(
+                f"option {key}={options[key]!r} in the name {name!r} contradicts {key}={value!r}"
+            )
+    options.update(kwargs)
     with _lock:
-        entry, args = _resolve(name)
+        entry, args, canonical_base = _resolve(base)
+        canonical = format_name(canonical_base, options)
         try:
             key: tuple[str, tuple[tuple[str, Any], ...]] | None = (
-                name,
-                tuple(sorted(kwargs.items())),
+                canonical_base,
+                tuple(sorted(options.items())),
             )
             hash(key)
         except TypeError:  # unhashable options: nothing to key a reuse on
             key = None
         if reuse and key is not None and key in _loaded:
             return _loaded[key]
-        encoder = entry.factory(*args, **kwargs)
+        try:
+            encoder = entry.factory(*args, **options)
+        except TypeError as exc:
+            if options and "argument" in str(exc):
+                raise EncoderError(
+                    f"encoder {canonical_base!r} does not take the option(s) "
+                    f"{sorted(options)}: {exc}"
+                ) from exc
+            raise
         if not isinstance(encoder, Encoder):
             raise EncoderError(
                 f"the factory for {name!r} returned {type(encoder).__name__}, "
                 "which lacks name, dim or encode"
             )
+        if canonical is not None and isinstance(encoder, RegistryNamed):
+            encoder.registry_name = canonical
         if reuse and key is not None:
             _loaded[key] = encoder
         return encoder
@@ -208,14 +250,20 @@ def _sentence_transformer(model: str, **kwargs: Any) -> Encoder:
 
 
 def _hf_image(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders._hub import hub_access
     from csa.encoders.hf_image import HFImageEncoder
 
+    if "local_files_only" not in kwargs and hub_access("transformers image", model):
+        kwargs["local_files_only"] = True
     return HFImageEncoder(model, **kwargs)
 
 
 def _timm(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders._hub import hub_access
     from csa.encoders.hf_image import TimmImageEncoder
 
+    if kwargs.get("checkpoint") is None:
+        hub_access("timm", model, repo_ids=(f"timm/{model}", model))
     return TimmImageEncoder(model, **kwargs)
 
 
@@ -231,6 +279,7 @@ register(
     _precomputed,
     description="features from a .npy or .parquet file",
     argument="path",
+    canonical=lambda path: str(Path(path).expanduser().resolve()),
 )
 register(
     "st:",

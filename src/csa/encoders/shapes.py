@@ -98,6 +98,8 @@ class ShapeDistributionEncoder(BatchedEncoder):
 
     @property
     def name(self) -> str:
+        if self.registry_name:
+            return self.registry_name
         bins = "-".join(str(b) for b in self.bins)
         return f"shape-d2-v1-p{self.n_pairs}-b{bins}-s{self.seed}"
 
@@ -106,10 +108,14 @@ class ShapeDistributionEncoder(BatchedEncoder):
         return sum(self.bins) + 11
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 256, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 256,
+        show_progress: bool | None = None,
+        **options: Any,
     ) -> np.ndarray:
         """``(n, dim)`` float32 features; a larger default batch than text, as clouds are cheap."""
-        return super().encode(as_item_sequence(items), batch_size, show_progress)
+        return super().encode(as_item_sequence(items), batch_size, show_progress, **options)
 
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         return np.stack([self.describe(as_cloud(item, i)) for i, item in enumerate(batch)])

@@ -12,9 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import load_failure, missing_package
+from csa.encoders._hub import hub_access, load_failure, missing_package
 from csa.encoders.base import BatchedEncoder
 from csa.errors import DtypeError, EncoderError
+
+
+def model_fingerprint(module: Any) -> str:
+    """A short content hash of a torch module's weights: the name of a wrapped model object.
+
+    The embedding cache keys on encoder names, so a model passed in as an object needs a
+    name that changes whenever its weights do; its class name alone would not.
+    """
+    from csa.files import content_fingerprint
+
+    arrays = [
+        (key, value.detach().cpu().float().numpy()) for key, value in module.state_dict().items()
+    ]
+    return f"{type(module).__name__}-{content_fingerprint(arrays)[:16]}"
 
 
 def check_texts(batch: Sequence[Any], name: str) -> list[str]:
@@ -38,7 +52,7 @@ class SentenceTransformerEncoder(BatchedEncoder):
 
     def __init__(
         self,
-        model: str,
+        model: str | Any,
         *,
         name: str | None = None,
         device: str = "cpu",
@@ -51,7 +65,33 @@ class SentenceTransformerEncoder(BatchedEncoder):
             raise missing_package(
                 "sentence-transformers", "SentenceTransformerEncoder", "encoders"
             ) from exc
-        self._model_id = str(model)
+        if isinstance(model, SentenceTransformer):
+            # A model object the caller already holds (sentence-transformers' own type).
+            self._model_id = name or f"st-object:{model_fingerprint(model)}"
+            self._name = self._model_id
+            self._model = model
+        else:
+            self._load(str(model), name, device, max_seq_length, local_files_only)
+        self._model.eval()
+        if max_seq_length is not None:
+            self._model.max_seq_length = int(max_seq_length)
+        self._dim = self._embedding_dim()
+
+    def _load(
+        self,
+        model: str,
+        name: str | None,
+        device: str,
+        max_seq_length: int | None,
+        local_files_only: bool,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model_id = model
+        if not local_files_only:
+            # Fail in a second offline, not after the libraries' retries.
+            repos = (self._model_id, f"sentence-transformers/{self._model_id}")
+            local_files_only = hub_access("sentence-transformers", self._model_id, repo_ids=repos)
         if name is None:  # the cache keys on the name, so a changed cut-off must show in it
             name = f"st:{self._model_id}"
             if max_seq_length is not None:
@@ -68,10 +108,7 @@ class SentenceTransformerEncoder(BatchedEncoder):
                 exc,
                 download_hint=f"SentenceTransformer({self._model_id!r}).save('DIR')",
             ) from exc
-        self._model.eval()
-        if max_seq_length is not None:
-            self._model.max_seq_length = int(max_seq_length)
-        self._dim = self._embedding_dim()
+
 
     def _embedding_dim(self) -> int:
         getter = getattr(self._model, "get_embedding_dimension", None) or getattr(

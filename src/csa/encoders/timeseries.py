@@ -148,11 +148,15 @@ class MiniRocketEncoder(BatchedEncoder):
         return (self.num_kernels // MINIROCKET_BASE_KERNELS) * MINIROCKET_BASE_KERNELS
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 256, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 256,
+        show_progress: bool | None = None,
+        **options: Any,
     ) -> np.ndarray:
         """``(n, dim)`` float32 features; a larger default batch than text, as series are cheap."""
         self._check_fitted()
-        return super().encode(items, batch_size=batch_size, show_progress=show_progress)
+        return super().encode(items, batch_size, show_progress, **options)
 
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         data = [as_series(item, i) for i, item in enumerate(batch)]
@@ -184,14 +188,18 @@ class Catch22Encoder(BatchedEncoder):
         self._transform: Any = None
 
     def encode(
-        self, items: Sequence[Any], batch_size: int = 256, show_progress: bool | None = None
+        self,
+        items: Sequence[Any],
+        batch_size: int = 256,
+        show_progress: bool | None = None,
+        **options: Any,
     ) -> np.ndarray:
         """``(n, dim)`` float32 features; large batches let equal-length series share a call."""
-        return super().encode(items, batch_size=batch_size, show_progress=show_progress)
+        return super().encode(items, batch_size, show_progress, **options)
 
     @property
     def name(self) -> str:
-        return f"catch{24 if self.catch24 else 22}-c{self.channels}"
+        return self.registry_name or f"catch{24 if self.catch24 else 22}-c{self.channels}"
 
     @property
     def dim(self) -> int:
