@@ -303,6 +303,12 @@ class MomentModel(PairedModel):
         chunk = self._accumulator(a_arr.shape[1], b_arr.shape[1])
         chunk.add(a_arr, b_arr, first_row=first_row)
         merged = chunk.moments() if seen is None else seen.merge(chunk.moments())
+        if merged.n < 2:
+            # One pair so far: remember it; the model is fitted from the second pair on.
+            self._set_fitted(
+                {"moments_": merged, "n_features_a_": merged.dim_a, "n_features_b_": merged.dim_b}
+            )
+            return self
         self._commit(merged)
         return self
 
@@ -369,6 +375,10 @@ class MomentModel(PairedModel):
     @property
     def n_pairs_seen_(self) -> int:
         return self.moments_.n
+
+    @property
+    def is_fitted(self) -> bool:
+        return "mean_a_" in vars(self)
 
     @abstractmethod
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:

@@ -86,6 +86,17 @@ class PairMoments:
             comoment_ab=np.zeros((dim_a, dim_b)),
         )
 
+    @classmethod
+    def from_chunk(
+        cls, a: np.ndarray, b: np.ndarray, *, product_dtype: Any = np.float64
+    ) -> PairMoments:
+        """Moments of one in-memory chunk of validated ``(n, d_a)`` and ``(n, d_b)`` arrays."""
+        if a.shape[0] != b.shape[0]:
+            raise ShapeError(f"chunk has {a.shape[0]} rows in a but {b.shape[0]} in b")
+        running = _RunningMoments(a.shape[1], b.shape[1])
+        running.add_block(a, b, np.dtype(product_dtype))
+        return running.snapshot()
+
     def merge(self, other: PairMoments) -> PairMoments:
         """Moments of the union of both row sets (Chan-Golub-LeVeque pairwise update)."""
         if (self.dim_a, self.dim_b) != (other.dim_a, other.dim_b):

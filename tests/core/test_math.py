@@ -110,7 +110,7 @@ def test_csa_weighting_beats_equal_weights_when_noise_dims_are_kept():
     shuffled = np.random.default_rng(0).permutation(len(tb))
     labels = np.r_[np.ones(len(ta)), np.zeros(len(ta))]
     auc = {}
-    for model in (csa.CSA(), csa.CCA()):
+    for model in (csa.CSA(sim_dim=None), csa.CCA(sim_dim=None)):
         model.fit(a, b)
         scores = np.r_[model.score_pairs(ta, tb), model.score_pairs(ta, tb[shuffled])]
         auc[type(model).__name__] = roc_auc_score(labels, scores)
@@ -185,18 +185,19 @@ def test_blas_accumulation_matches_numpy(dtype):
 
 def test_accumulator_merges_foreign_moments_exactly():
     """Moments from elsewhere (a torch block, a worker) merge in place as one chunk would."""
-    from csa.moments import MomentAccumulator
+    from csa.moments import FoldMoments, MomentAccumulator
 
     rng = np.random.default_rng(11)
     a = rng.standard_normal((1000, 7)) + 5.0
     b = rng.standard_normal((1000, 4)) - 3.0
-    running = MomentAccumulator(7, 4)
-    running.add(a[:300], b[:300])
+    running = MomentAccumulator(7, 4, n_folds=1)
+    running.add(a[:300], b[:300], first_row=0)
     for lo in range(300, 1000, 137):
-        running.add_moments(csa.PairMoments.from_chunk(a[lo : lo + 137], b[lo : lo + 137]))
-    got, exact = running.moments(), csa.PairMoments.from_chunk(a, b)
+        chunk = csa.PairMoments.from_chunk(a[lo : lo + 137], b[lo : lo + 137])
+        running.add_moments(FoldMoments((chunk,)))
+    got, exact = running.moments().total, csa.PairMoments.from_chunk(a, b)
     assert got.n == exact.n
     for name in ("mean_a", "mean_b", "comoment_aa", "comoment_bb", "comoment_ab"):
         np.testing.assert_allclose(getattr(got, name), getattr(exact, name), rtol=0, atol=1e-9)
     with pytest.raises(csa.ShapeError, match="dims"):
-        running.add_moments(csa.PairMoments.empty(3, 4))
+        running.add_moments(FoldMoments((csa.PairMoments.empty(3, 4),)))
