@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csa.datasets.audio import DIGITS, gm_notes, spoken_words
+from csa.datasets.audio import gm_notes, spoken_words
 from csa.encoders.audio import MFCCEncoder, WhisperEncoder, whisper_model_dir
 from csa.encoders.audio_features import (
     SAMPLE_RATE,
@@ -157,43 +157,3 @@ def test_registered_datasets_load(cache):
 
     ds = load("spoken-words", words=("one", "two"), n_espeak=1, n_flite=1, cache_dir=cache)
     assert ds.modalities == ("audio", "text") and list(ds.labels) == [0, 0, 1, 1]
-
-
-@pytest.mark.slow
-def test_csa_espeak_to_flite_digits_above_chance(cache):
-    """Fit on espeak voices, test on flite voices: a small slice of the real experiment."""
-    from csa.datasets.base import PairedDataset
-    from csa.encoders import get
-    from csa_demo.audio_text import METRIC, Task, sweep
-
-    clips = spoken_words(DIGITS, n_espeak=5, n_flite=2, seed=0, cache_dir=cache)
-    x = WhisperEncoder("tiny.en", window_seconds=3.0).encode(clips.audio)
-    text = get("minilm-l6")
-    t = text.encode(clips.text)
-    classes = text.encode(list(DIGITS))
-    y = np.array([DIGITS.index(w) for w in clips.meta["word"]])
-    train = clips.meta["engine"] == "espeak"
-    seen = []
-
-    def validate(model, rows, options):
-        # Selection sees only espeak rows of the budget, never the flite test clips.
-        seen.append(rows)
-        return float(np.mean(model.similarity(x[train][rows], classes, **options).argmax(1)
-                             == y[train][rows]))  # fmt: skip
-
-    task = Task("", validate, x[~train], classes, y[~train], probe_labels=y[train])
-    rows = sweep("digits", x[train], t[train], y[train], [20, 50], [task], seeds=(0,))
-    keys = {"experiment", "dataset", "method", "n_pairs", "metric", "value", "seed"}
-    assert all(set(r) == keys and r["metric"] == METRIC for r in rows)
-    assert {r["n_pairs"] for r in rows} == {20, 50}
-    value = {r["method"]: r["value"] for r in rows if r["n_pairs"] == 50}
-    assert {"CSA", "CCA", "ASIF", "LinearMap", "chance", "linear-probe"} <= set(value)
-    assert value["chance"] == pytest.approx(0.1)
-    assert value["CSA"] >= 0.4
-    # Selection holds out 10 rows of each budget (a fifth, at least 10): one set per budget,
-    # and at 20 pairs it lies inside that budget's own rows.
-    budget = PairedDataset("d", x[train], t[train], ("audio", "text"), labels=y[train])
-    inside = set(budget.sample_index(20, seed=0).tolist())
-    held_out = {frozenset(r.tolist()) for r in seen}
-    assert {len(h) for h in held_out} == {10} and len(held_out) == 2
-    assert any(h <= inside for h in held_out)

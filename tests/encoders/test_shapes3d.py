@@ -227,43 +227,6 @@ def test_loader_refuses_unknown_category(fake_library):
         load_kicad_shapes(["Valve"], root=fake_library)
 
 
-# --------------------------------------------------------------- section and demo
-def test_section_is_opt_in():
-    from csa_demo import demo
-
-    assert "shapes3d-text" in demo.OPT_IN_SECTIONS and "shapes3d-text" not in demo.SECTIONS
-
-
-@pytest.mark.filterwarnings("ignore::csa.errors.WeakFitWarning")
-def test_experiment_rows_on_synthetic_parts(fake_library, tmp_path):
-    from csa.datasets.shapes3d import load_kicad_shapes
-    from csa_demo.shapes3d_text import ZERO_SHOT, run_on
-
-    data = load_kicad_shapes(
-        ("Capacitor_SMD", "Connector_Dsub"),
-        per_category=None,
-        n_points=512,
-        root=fake_library,
-        cache_dir=tmp_path,
-    )
-    rows = run_on(data, seeds=(0,), cache_dir=tmp_path, n_pairs=(8,))
-    keys = {"experiment", "dataset", "method", "n_pairs", "metric", "value", "seed"}
-    assert all(set(r) == keys for r in rows)
-    assert {r["method"] for r in rows} == {
-        "CSA",
-        "CCA",
-        "ASIF",
-        "LinearMap",
-        "chance",
-        "linear-probe",
-    }
-    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
-    top1 = {r["method"]: r["value"] for r in rows if r["metric"] == ZERO_SHOT}
-    assert top1["chance"] == 0.5
-    # Tiny chip boxes vs big connector boxes: size alone separates them.
-    assert top1["linear-probe"] == 1.0 and top1["CSA"] >= 0.75
-
-
 # ------------------------------------------------------------- the real Debian data
 def _real_root():
     from csa.datasets.shapes3d import require_models
