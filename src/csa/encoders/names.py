@@ -27,6 +27,9 @@ MAX_LENGTH = "max_seq_length"
 _ALIASES = {"window": WINDOW, "max_length": MAX_LENGTH}
 _SHORTHAND = re.compile(r"@(?P<value>\d+(?:\.\d+)?)(?P<unit>s?)$")
 _QUERY = re.compile(r"\?(?P<query>[A-Za-z_]\w*=[^?&=]*(?:&[A-Za-z_]\w*=[^?&=]*)*)$")
+# Options that say where and how a model runs, not what it computes: they stay out of
+# names, so a model file recorded on a GPU machine names the same encoder on a laptop.
+RUNTIME_OPTIONS = frozenset({"device", "local_files_only", "cache_dir", "threads"})
 # Values that survive the round trip through text unchanged.
 Scalar = str | int | float | bool | None
 
@@ -97,9 +100,9 @@ def format_name(base: str, options: dict[str, Any]) -> str | None:
     """The canonical name for ``base`` with ``options``; None if an option cannot be written.
 
     ``window_seconds`` becomes ``@<n>s``, ``max_seq_length`` ``@<n>``, the rest a query in
-    sorted key order.
+    sorted key order. Runtime options (:data:`RUNTIME_OPTIONS`) are left out.
     """
-    rest = dict(options)
+    rest = {k: v for k, v in options.items() if k not in RUNTIME_OPTIONS}
     suffix = ""
     if WINDOW in rest and MAX_LENGTH in rest:
         return None  # one shorthand per name; such an encoder keeps its own name

@@ -173,10 +173,10 @@ def wrap(
             "tokenizer=AutoTokenizer.from_pretrained(...) for text"
         )
     raise EncoderError(
-        f"cannot make an encoder from a {type(obj).__module__}.{type(obj).__name__}: give a "
-        "registry name (csa.encoders.available()), an object with name, dim and encode, a "
-        "SentenceTransformer, a timm model, or a transformers model with processor= or "
-        "tokenizer="
+        f"cannot make an encoder from a {type(obj).__module__}.{type(obj).__name__}: encoder "
+        "names are strings; give a registry name (csa.encoders.available()), an object "
+        "with name, dim and encode, a SentenceTransformer, a timm model, or a transformers "
+        "model with processor= or tokenizer="
     )
 
 
