@@ -1,14 +1,21 @@
-"""The ``csa`` command: embed, fit, eval, info, demo.
+"""The ``csa`` command: embed, fit, classify, search, flag, eval, info.
 
-Every failure a user can cause (a missing file, a wrong shape, an unknown encoder)
-arrives as a :class:`csa.CSAError` and is printed as one red line with exit code 2,
-never as a traceback. Results go to the screen as a table and, with ``--json``, to
-disk.
+Built on :class:`csa.multimodal.MultimodalEncoder`: ``csa fit --encoder-a ... --encoder-b
+...`` on raw items writes one model file that records both encoders, so every later
+command reads raw items and encodes them with the recorded encoders, never with a
+default that happens to differ. Precomputed features (.npy, parquet) still fit and
+evaluate bare models, streamed from disk.
+
+Every failure a user can cause (a missing file, a wrong shape, an unknown encoder, a
+file that cannot be written) is printed as one red line with exit code 2, never as a
+traceback; warnings are one line each. Results go to the screen as a table and, with
+``--json``, to disk.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +35,8 @@ app.add_typer(eval_app, name="eval")
 console = Console()
 err_console = Console(stderr=True)
 
+FEATURE_SUFFIXES = (".npy", ".parquet", ".pq")
+
 
 class Method(StrEnum):
     csa = "csa"
@@ -36,13 +45,31 @@ class Method(StrEnum):
     linear_map = "linear-map"
 
 
+class Side(StrEnum):
+    a = "a"
+    b = "b"
+
+
 def _fail(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning as one line: what happened, not where in csa's source it was raised."""
+    text = " ".join(str(message).split())
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+
+
 def _guarded(func: Any) -> Any:
-    """Turn csa's own errors into one clear line instead of a traceback."""
+    """Turn csa's own errors, and OS errors (a folder that cannot be written), into one line."""
     import functools
 
     from csa.errors import CSAError
@@ -53,8 +80,37 @@ def _guarded(func: Any) -> Any:
             return func(*args, **kwargs)
         except CSAError as exc:
             _fail(str(exc))
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            _fail(f"{exc.strerror or exc}{where}")
 
     return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        import csa
+
+        console.print(f"csa {csa.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print csa's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Canonical Similarity Analysis: a multimodal encoder from two unimodal ones."""
+    warnings.showwarning = _one_line_warning
+
+
+# ------------------------------------------------------------------------- reading
+def _is_features(path: Path) -> bool:
+    return path.suffix.lower() in FEATURE_SUFFIXES
 
 
 def _read_array(path: Path) -> np.ndarray:
@@ -63,25 +119,123 @@ def _read_array(path: Path) -> np.ndarray:
     return read_features(path)[0]
 
 
-def _read_labels(path: Path) -> np.ndarray:
-    from csa.datasets.base import factorize_labels
+def _read_items(source: Path, column: str | None, modality: str | None = None) -> list[Any]:
+    """Raw items of one side, in the order that pairs them (file names in natural order)."""
+    import re
+
+    from csa.errors import DatasetError
+
+    def natural(path: Path) -> list[Any]:
+        return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", path.name)]
+
+    if source.is_dir():
+        from csa.encoders.images import IMAGE_SUFFIXES
+
+        if modality not in (None, "image"):
+            raise DatasetError(f"{source} is a folder of files, but the encoder reads {modality}")
+        subfolders = sorted(p.name for p in source.iterdir() if p.is_dir())
+        if subfolders:
+            raise DatasetError(
+                f"{source} holds subfolders ({', '.join(subfolders[:5])}); give one folder of "
+                "images, or a CSV naming the files"
+            )
+        files = sorted(
+            (p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural
+        )
+        if not files:
+            raise DatasetError(f"{source} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        return [str(p) for p in files]
+    if not source.is_file():
+        raise DatasetError(f"input {source} not found")
+    if source.suffix.lower() == ".csv":
+        import csv
+
+        with source.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            fields = reader.fieldnames or []
+            wanted = (
+                ("file_name", "file", "path", "image")
+                if modality == "image"
+                else ("text", "caption", "sentence")
+            )
+            name = column or next((c for c in wanted if c in fields), None)
+            if name not in fields:
+                raise DatasetError(
+                    f"{source} has no column {name!r} for {modality or 'these'} items; columns: "
+                    f"{', '.join(fields)} (choose one with --column)"
+                )
+            values = [row[name] for row in reader]
+        if modality == "image":  # image paths, relative to the CSV
+            values = [str((source.parent / v).resolve()) for v in values]
+    else:
+        values = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not values:
+        raise DatasetError(f"{source} holds no items: there is nothing to encode")
+    return values
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    from csa.errors import DatasetError
+
+    if not path.is_file():
+        raise DatasetError(f"{what} file {path} not found")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise DatasetError(f"{what} file {path} is empty")
+    return lines
+
+
+def _label_indices(path: Path, class_names: list[str] | None, n_classes: int) -> np.ndarray:
+    """True class indices: integers as given, names matched to ``class_names`` by name.
+
+    Matching by name is the only safe reading of name labels: sorting them (what an
+    unlabelled factorisation does) pairs 'shirt' with whatever class happens to sort
+    in its place in classes.txt.
+    """
     from csa.datasets.embeddings import read_labels
+    from csa.errors import InputError
 
     values = read_labels(path)
+    if len(values) == 0:
+        raise InputError(f"{path} holds no labels")
     if all(isinstance(v, int | np.integer) for v in values):
-        return np.asarray(values, dtype=np.int64)
-    return factorize_labels(values)[0]
+        y = np.asarray(values, dtype=np.int64)
+        if y.min() < 0 or y.max() >= n_classes:
+            raise InputError(
+                f"{path}: labels run {y.min()}..{y.max()} but there are {n_classes} classes"
+            )
+        return y
+    if class_names is None:
+        raise InputError(
+            f"{path} holds class names; give --class-names so each name is matched to its "
+            "class (the rows of --classes have no names)"
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    folded = {name.casefold(): i for i, name in enumerate(class_names)}
+    names = [str(v).strip() for v in values]
+    unknown = sorted({n for n in names if n not in index and n.casefold() not in folded})
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+        raise InputError(
+            f"{path}: {len(unknown)} label name(s) are not among the {len(class_names)} class "
+            f"names: {shown}"
+        )
+    return np.array([index.get(n, folded.get(n.casefold(), -1)) for n in names], dtype=np.int64)
 
 
 def _write_json(path: Path | None, payload: dict[str, Any]) -> None:
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=float))
+    from csa.errors import InputError
+    from csa.files import atomic_write
+
+    text = json.dumps(payload, indent=2, default=float)
+    atomic_write(path, lambda tmp: tmp.write_text(text), error=InputError, what="JSON results")
     console.print(f"wrote {path}")
 
 
-def _metrics_table(title: str, metrics: dict[str, float]) -> None:
+def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -106,36 +260,25 @@ def _parse_ridge(ridge: str) -> Any:
     return None
 
 
-# ------------------------------------------------------------------------------ embed
-def _read_items(source: Path, column: str | None) -> list[Any]:
-    from csa.errors import DatasetError
+# ---------------------------------------------------------------------------- embed
+def _sidecar_path(output: Path) -> Path:
+    return output.with_name(output.name + ".json")
 
-    if source.is_dir():
-        from csa.encoders.images import IMAGE_SUFFIXES
 
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DatasetError(f"{source} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        return [str(p) for p in files]
-    if not source.is_file():
-        raise DatasetError(f"input {source} not found")
-    if source.suffix.lower() == ".csv":
-        import csv
+def _write_features(output: Path, features: np.ndarray, record: dict[str, Any]) -> None:
+    """The .npy and, next to it, a JSON sidecar naming the item behind every row."""
+    from csa.errors import InputError
+    from csa.files import atomic_write
 
-        with source.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            name = column or next((c for c in ("text", "caption", "file") if c in fields), None)
-            if name not in fields:
-                raise DatasetError(
-                    f"{source} has no column {name!r}; columns: {', '.join(fields)} "
-                    "(choose one with --column)"
-                )
-            values = [row[name] for row in reader]
-        if name == "file":  # image paths, relative to the CSV
-            return [str((source.parent / v).resolve()) for v in values]
-        return values
-    return [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def save(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.save(handle, features, allow_pickle=False)
+
+    atomic_write(output, save, error=InputError, what="features")
+    text = json.dumps(record, indent=1)
+    atomic_write(
+        _sidecar_path(output), lambda tmp: tmp.write_text(text), error=InputError, what="sidecar"
+    )
 
 
 @app.command()
@@ -145,88 +288,444 @@ def embed(
         str, typer.Argument(help="Encoder name, e.g. minilm-l6 (see `csa encoders`).")
     ],
     source: Annotated[
-        Path, typer.Argument(help="A .txt (one item a line), a .csv, or a folder of images.")
+        Path,
+        typer.Argument(help="A .txt (one item a line), a .csv / metadata.csv, or a folder."),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the .npy.")],
     column: Annotated[str | None, typer.Option(help="CSV column to encode.")] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
 ) -> None:
-    """Encode raw items with a frozen encoder into an (n, dim) float32 .npy file."""
+    """Encode raw items into an (n, dim) float32 .npy, with the item list beside it.
+
+    The sidecar ``OUTPUT.json`` names the item behind every row (file paths or texts),
+    the encoder and the source, so rows can always be traced back.
+    """
     from csa.encoders import cached_encode, get
+    from csa.multimodal import _modality
 
-    items = _read_items(source, column)
     enc = get(encoder)
+    items = _read_items(source, column, _modality(enc, encoder))
     features = cached_encode(enc, items, cache_dir=cache_dir, batch_size=batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    np.save(output, features)
-    console.print(f"encoded {len(items)} items with {enc.name} -> {output} {features.shape}")
+    record = {
+        "encoder": enc.name,
+        "dim": int(enc.dim),
+        "source": str(source),
+        "n": len(items),
+        "items": [str(item) for item in items],
+    }
+    _write_features(output, features, record)
+    console.print(
+        f"encoded {len(items)} items with {enc.name} -> {output} {features.shape} "
+        f"(rows listed in {_sidecar_path(output).name})"
+    )
 
 
-# -------------------------------------------------------------------------------- fit
+# ------------------------------------------------------------------------------ fit
+def _build_model(
+    method: Method,
+    ridge: str | None,
+    sim_dim: int | None,
+    k: int | None,
+    p: float | None,
+) -> Any:
+    """The chosen map; an option the method would ignore is refused, never half-used."""
+    import csa
+    from csa.errors import ParameterError
+
+    given = {"--ridge": ridge, "--sim-dim": sim_dim, "--k": k, "--p": p}
+    allowed = {
+        Method.csa: {"--ridge", "--sim-dim"},
+        Method.cca: {"--ridge", "--sim-dim"},
+        Method.asif: {"--k", "--p"},
+        Method.linear_map: {"--ridge"},
+    }[method]
+    ignored = [name for name, value in given.items() if value is not None and name not in allowed]
+    if ignored:
+        raise ParameterError(
+            f"--method {method.value} has no use for {', '.join(ignored)}; it takes "
+            f"{', '.join(sorted(allowed))}"
+        )
+    kwargs: dict[str, Any] = {}
+    if ridge is not None:
+        kwargs["ridge"] = _parse_ridge(ridge)
+    if method is Method.linear_map and isinstance(kwargs.get("ridge"), tuple):
+        raise ParameterError(
+            f"--method linear-map regularises side a only: --ridge takes one value, got {ridge!r} "
+            "(two values are for csa and cca)"
+        )
+    if sim_dim is not None:
+        kwargs["sim_dim"] = sim_dim
+    if k is not None:
+        kwargs["k"] = k
+    if p is not None:
+        kwargs["p"] = p
+    cls = {
+        Method.csa: csa.CSA,
+        Method.cca: csa.CCA,
+        Method.asif: csa.ASIF,
+        Method.linear_map: csa.LinearMap,
+    }[method]
+    return cls(**kwargs)
+
+
 @app.command()
 @_guarded
 def fit(
-    features_a: Annotated[Path, typer.Argument(help="Side-a features: .npy or .parquet.")],
-    features_b: Annotated[Path, typer.Argument(help="Side-b features, row i paired with a's.")],
+    items_a: Annotated[
+        Path, typer.Argument(help="Side a: raw items (folder, .txt, .csv) or .npy/.parquet.")
+    ],
+    items_b: Annotated[Path, typer.Argument(help="Side b, item i paired with a's item i.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.")],
+    encoder_a: Annotated[
+        str | None, typer.Option(help="Encoder of raw side-a items (see `csa encoders`).")
+    ] = None,
+    encoder_b: Annotated[str | None, typer.Option(help="Encoder of raw side-b items.")] = None,
+    column_a: Annotated[str | None, typer.Option(help="CSV column of side a.")] = None,
+    column_b: Annotated[str | None, typer.Option(help="CSV column of side b.")] = None,
     method: Annotated[Method, typer.Option(help="Which model to fit.")] = Method.csa,
-    ridge: Annotated[str, typer.Option(help="'auto', a number, or 'a,b'.")] = "auto",
-    sim_dim: Annotated[int | None, typer.Option(help="Default canonical dims (CSA/CCA).")] = None,
+    ridge: Annotated[
+        str | None, typer.Option(help="'auto', a number, or 'a,b' (csa, cca; linear-map: one).")
+    ] = None,
+    sim_dim: Annotated[int | None, typer.Option(help="Default canonical dims (csa, cca).")] = None,
+    k: Annotated[int | None, typer.Option(help="ASIF: anchors kept per item (800).")] = None,
+    p: Annotated[float | None, typer.Option(help="ASIF: power of similarities (8).")] = None,
+    held_out: Annotated[
+        float,
+        typer.Option(help="Raw items: fraction of pairs kept to calibrate classify and flag."),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the held-out draw.")] = 0,
     chunk_rows: Annotated[
-        int, typer.Option(min=1, help="Rows per chunk when streaming from disk.")
-    ] = 65536,
-    k: Annotated[int, typer.Option(help="ASIF: anchors kept per item.")] = 800,
-    p: Annotated[float, typer.Option(help="ASIF: power applied to similarities.")] = 8.0,
+        int | None, typer.Option(min=1, help="Feature files: rows per chunk streamed from disk.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Encoding batch size.")] = 32,
+    cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
 ) -> None:
-    """Fit a model on paired features, streaming from disk in chunks."""
-    import csa
-    from csa.scale.streaming import fit_files
+    """Fit a model on paired items: raw items through two encoders, or feature files."""
+    from csa.errors import InputError
 
-    models = {
-        Method.csa: lambda: csa.CSA(sim_dim=sim_dim, ridge=_parse_ridge(ridge)),
-        Method.cca: lambda: csa.CCA(sim_dim=sim_dim, ridge=_parse_ridge(ridge)),
-        Method.asif: lambda: csa.ASIF(k=k, p=p),
-        Method.linear_map: lambda: csa.LinearMap(ridge=_parse_ridge(ridge)),
-    }
-    model = fit_files(models[method](), features_a, features_b, chunk_rows=chunk_rows)
-    model.save(output)
-    console.print(f"fitted {model!r} on {model.n_pairs_seen_} pairs -> {output}")
-    _print_model(model)
+    model = _build_model(method, ridge, sim_dim, k, p)
+    raw = encoder_a is not None or encoder_b is not None
+    if not raw:
+        if not (_is_features(items_a) and _is_features(items_b)):
+            raise InputError(
+                "raw items need --encoder-a and --encoder-b (see `csa encoders`); without "
+                "them both inputs must be feature files (.npy or .parquet)"
+            )
+        from csa.scale.streaming import fit_files
+
+        with err_console.status(f"fitting {type(model).__name__} on {items_a.name}..."):
+            fit_files(model, items_a, items_b, chunk_rows=chunk_rows)
+        model.save(output)
+        console.print(f"fitted {model!r} on {model.n_pairs_seen_} pairs -> {output}")
+        _print_info(_describe(model, None))
+        return
+    if encoder_a is None or encoder_b is None:
+        raise InputError("give both --encoder-a and --encoder-b (or neither, for feature files)")
+    from csa.multimodal import MultimodalEncoder
+
+    mm = MultimodalEncoder(encoder_a, encoder_b, model, cache_dir=cache_dir)
+    specs = mm.encoder_specs
+    a = _read_side(items_a, column_a, specs["a"].modality)
+    b = _read_side(items_b, column_b, specs["b"].modality)
+    if len(a) != len(b):
+        raise InputError(
+            f"{items_a} gives {len(a)} items but {items_b} gives {len(b)}; item i of a must "
+            "pair with item i of b"
+        )
+    fa = _side_features(mm, "a", a, batch_size)
+    fb = _side_features(mm, "b", b, batch_size)
+    with err_console.status(f"fitting {type(model).__name__} on {len(a)} pairs..."):
+        mm.fit_features(fa, fb, held_out=held_out, seed=seed)
+    mm.save(output)
+    console.print(f"fitted {mm!r} on {len(a)} pairs -> {output}")
+    _print_info(_describe(mm.model, mm.metadata()))
 
 
-def _print_model(model: Any) -> None:
+def _read_side(source: Path, column: str | None, modality: str | None) -> Any:
+    """Items of one side: a feature array for .npy/.parquet, else the raw items."""
+    return _read_array(source) if _is_features(source) else _read_items(source, column, modality)
+
+
+def _side_features(mm: Any, side: str, items: Any, batch_size: int) -> np.ndarray:
+    """Raw items encoded by the recorded encoder (with a progress bar); arrays as given."""
+    if isinstance(items, np.ndarray):
+        dim = mm.encoder_specs[side].dim
+        if items.shape[1] != dim:
+            from csa.errors import ShapeError
+
+            raise ShapeError(
+                f"side {side} features have {items.shape[1]} columns but the model's encoder "
+                f"{side} ({mm.encoder_specs[side].name}) gives {dim}"
+            )
+        return items
+    return mm.features(side, items, batch_size=batch_size, show_progress_bar=len(items) > 64)
+
+
+# ----------------------------------------------------------------------------- info
+def _describe(model: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``csa info`` shows: the map's hyperparameters, its fit and its encoders."""
     info: dict[str, Any] = {
         "class": type(model).__name__,
         "pairs": model.n_pairs_seen_,
         "features a": model.n_features_a_,
         "features b": model.n_features_b_,
     }
+    params = model.get_params()
+    for name in ("k", "p"):
+        if name in params:
+            info[f"ASIF {name}"] = params[name]
     if hasattr(model, "canonical_correlations_"):
         rho = model.canonical_correlations_
         info["canonical dims"] = int(rho.shape[0])
-        info["ridge (relative)"] = ", ".join(f"{r:.3g}" for r in model.ridge_)
+        fitted_dim = getattr(model, "sim_dim_", None) if "sim_dim_" in vars(model) else None
+        chosen = params.get("sim_dim") if fitted_dim is None else fitted_dim
+        info["sim_dim"] = "all" if chosen is None else chosen
         info["top correlations"] = ", ".join(f"{r:.3f}" for r in rho[:8])
+    ridge = getattr(model, "ridge_", None) if "ridge_" in vars(model) else None
+    if ridge is not None:
+        values = ridge if isinstance(ridge, tuple | list) else (ridge,)
+        info["ridge (relative)"] = ", ".join(f"{float(r):.3g}" for r in values)
+    if meta is None:
+        info["encoders"] = "none recorded (fitted on feature files)"
+        return info
+    for side, spec in meta.get("encoders", {}).items():
+        options = spec.get("options") or {}
+        extra = f" {options}" if options else ""
+        info[f"encoder {side}"] = f"{spec['name']} ({spec['dim']}-d{extra})"
+    fit_info = meta.get("fit") or {}
+    if fit_info.get("n_held_out"):
+        info["held-out pairs"] = fit_info["n_held_out"]
+    cal = meta.get("calibration")
+    if cal:
+        info["temperature"] = f"{cal['temperature']:.4g}"
+        info["flag threshold"] = f"{cal['threshold']:.4g} (held-out AUC {cal['auc']:.3f})"
+    info["csa version"] = meta.get("csa_version", "?")
+    return info
+
+
+def _print_info(info: dict[str, Any]) -> None:
     table = Table(show_header=False)
     for key, value in info.items():
         table.add_row(key, str(value))
     console.print(table)
 
 
+def _open(path: Path) -> tuple[Any, Any | None]:
+    """(map, MultimodalEncoder or None): a file with encoders recorded gives the object."""
+    from csa.modelfile import read
+    from csa.multimodal import FILE_KIND, MultimodalEncoder
+
+    model, extra = read(path)
+    if isinstance(extra, dict) and extra.get("kind") == FILE_KIND:
+        return model, MultimodalEncoder.load(path)
+    return model, None
+
+
 @app.command()
 @_guarded
 def info(model_path: Annotated[Path, typer.Argument(help="A model file.")]) -> None:
-    """Describe a saved model."""
-    import csa
+    """Describe a saved model: hyperparameters, fit, encoders (none are loaded)."""
+    model, mm = _open(model_path)
+    _print_info(_describe(model, None if mm is None else mm.metadata()))
 
-    _print_model(csa.load(model_path))
+
+# ------------------------------------------------------------ the one object's tasks
+def _need_object(mm: Any, path: Path, command: str) -> Any:
+    if mm is None:
+        from csa.errors import ModelFileError
+
+        raise ModelFileError(
+            f"{path} records no encoders (it was fitted on feature files), so `csa {command}` "
+            "cannot read raw items with it; fit with --encoder-a/--encoder-b"
+        )
+    return mm
+
+
+def _item_names(items: Any) -> list[str]:
+    if isinstance(items, np.ndarray):
+        return [f"row {i}" for i in range(items.shape[0])]
+    return [str(item) for item in items]
+
+
+@app.command()
+@_guarded
+def classify(
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file with encoders.")],
+    items: Annotated[Path, typer.Argument(help="Raw items to classify (folder, .txt, .csv).")],
+    class_names: Annotated[Path, typer.Option(help="A .txt of class names, one a line.")],
+    templates: Annotated[
+        Path | None,
+        typer.Option(help="A .txt of prompt templates with '{}' (default: by modality)."),
+    ] = None,
+    side: Annotated[Side, typer.Option(help="Which side the items are on.")] = Side.a,
+    column: Annotated[str | None, typer.Option(help="CSV column of the items.")] = None,
+    sim_dim: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write predictions here.")] = None,
+) -> None:
+    """Zero-shot classify raw items among class names, with the recorded encoders."""
+    mm = _need_object(_open(model_path)[1], model_path, "classify")
+    names = _read_lines(class_names, "class names")
+    chosen = None if templates is None else _read_lines(templates, "templates")
+    data = _read_side(items, column, mm.encoder_specs[side.value].modality)
+    feats = _side_features(mm, side.value, data, batch_size)
+    classifier = mm.zero_shot_classifier(names, chosen, side=side.value)
+    result = _classify_features(mm, feats, classifier, sim_dim)
+    table = Table("item", "class", "score", "probability")
+    rows = []
+    for i, name in enumerate(_item_names(data)):
+        c = int(result.indices[i])
+        prob = None if result.probabilities is None else float(result.probabilities[i, c])
+        rows.append(
+            {
+                "item": name,
+                "class": names[c],
+                "score": float(result.scores[i, c]),
+                "probability": prob,
+            }
+        )
+        table.add_row(
+            name, names[c], f"{result.scores[i, c]:.4f}", "-" if prob is None else f"{prob:.3f}"
+        )
+    console.print(table)
+    if result.probabilities is None:
+        warnings.warn("no probabilities: the model was fitted without held-out pairs", stacklevel=1)
+    _write_json(json_out, {"task": "classify", "class_names": names, "predictions": rows})
+
+
+def _classify_features(mm: Any, feats: np.ndarray, classifier: Any, sim_dim: int | None) -> Any:
+    from csa.multimodal import Classification
+    from csa.tasks.zero_shot import zero_shot_scores
+
+    opts = {} if sim_dim is None else {"sim_dim": sim_dim}
+    scores = zero_shot_scores(
+        mm.model, feats, classifier.embeddings, inputs_side=classifier.side, **opts
+    )
+    return Classification(
+        class_names=classifier.class_names,
+        indices=np.argmax(scores, axis=1),
+        scores=scores,
+        probabilities=mm._probabilities(scores, sim_dim),
+    )
+
+
+@app.command()
+@_guarded
+def search(
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file with encoders.")],
+    queries: Annotated[Path, typer.Argument(help="Raw queries (.txt, folder, .csv).")],
+    gallery: Annotated[Path, typer.Argument(help="Raw gallery items, on the other side.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Results per query.")] = 5,
+    query_side: Annotated[Side, typer.Option(help="Which side the queries are on.")] = Side.b,
+    column: Annotated[str | None, typer.Option(help="CSV column of the queries.")] = None,
+    gallery_column: Annotated[str | None, typer.Option(help="CSV column of the gallery.")] = None,
+    sim_dim: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
+) -> None:
+    """Top-k gallery items for each query (FAISS when installed), with the recorded encoders."""
+    from csa.scale.search import top_k
+
+    mm = _need_object(_open(model_path)[1], model_path, "search")
+    qs, gs = query_side.value, "a" if query_side.value == "b" else "b"
+    q_items = _read_side(queries, column, mm.encoder_specs[qs].modality)
+    g_items = _read_side(gallery, gallery_column, mm.encoder_specs[gs].modality)
+    q = _side_features(mm, qs, q_items, batch_size)
+    g = _side_features(mm, gs, g_items, batch_size)
+    opts = {} if sim_dim is None else {"sim_dim": sim_dim}
+    scores, ids = top_k(mm.model, q, g, k, query_side=qs, **opts)
+    q_names, g_names = _item_names(q_items), _item_names(g_items)
+    table = Table("query", "rank", "item", "score")
+    results = []
+    for i, name in enumerate(q_names):
+        hits = [
+            {"item": g_names[j], "id": int(j), "score": float(s)}
+            for j, s in zip(ids[i], scores[i], strict=True)
+        ]
+        results.append({"query": name, "hits": hits})
+        for rank, hit in enumerate(hits, 1):
+            table.add_row(name if rank == 1 else "", str(rank), hit["item"], f"{hit['score']:.4f}")
+    console.print(table)
+    _write_json(json_out, {"task": "search", "k": k, "results": results})
+
+
+@app.command()
+@_guarded
+def flag(
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file with encoders.")],
+    items_a: Annotated[Path, typer.Argument(help="Side-a raw items.")],
+    items_b: Annotated[Path, typer.Argument(help="Side-b raw items, paired with a's.")],
+    threshold: Annotated[
+        float | None, typer.Option(help="Flag below this score (default: the held-out one).")
+    ] = None,
+    column_a: Annotated[str | None, typer.Option()] = None,
+    column_b: Annotated[str | None, typer.Option()] = None,
+    sim_dim: Annotated[int | None, typer.Option()] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write scores here.")] = None,
+) -> None:
+    """Score each (a, b) pair and flag likely mismatches, with the recorded encoders."""
+    from csa.errors import InputError, ParameterError
+
+    mm = _need_object(_open(model_path)[1], model_path, "flag")
+    a = _read_side(items_a, column_a, mm.encoder_specs["a"].modality)
+    b = _read_side(items_b, column_b, mm.encoder_specs["b"].modality)
+    if len(a) != len(b):
+        raise InputError(f"{items_a} gives {len(a)} items but {items_b} gives {len(b)}")
+    if threshold is None:
+        cal = mm.calibration_
+        if cal is None:
+            raise ParameterError(
+                f"{model_path} has no held-out threshold (fitted with --held-out 0); pass "
+                "--threshold"
+            )
+        if cal.sim_dim != sim_dim:
+            raise ParameterError(
+                f"the held-out threshold was chosen at sim_dim={cal.sim_dim}; pass --threshold"
+            )
+        threshold = cal.threshold
+    fa = _side_features(mm, "a", a, batch_size)
+    fb = _side_features(mm, "b", b, batch_size)
+    opts = {} if sim_dim is None else {"sim_dim": sim_dim}
+    scores = np.asarray(mm.model.score_pairs(fa, fb, **opts))
+    flagged = scores < threshold
+    table = Table("pair", "a", "b", "score", "flagged")
+    names_a, names_b = _item_names(a), _item_names(b)
+    rows = []
+    for i in range(len(scores)):
+        rows.append(
+            {
+                "a": names_a[i],
+                "b": names_b[i],
+                "score": float(scores[i]),
+                "flagged": bool(flagged[i]),
+            }
+        )
+        table.add_row(
+            str(i), names_a[i], names_b[i], f"{scores[i]:.4f}", "[red]yes[/]" if flagged[i] else ""
+        )
+    console.print(table)
+    console.print(
+        f"{int(flagged.sum())} of {len(scores)} pairs flagged (threshold {threshold:.4g})"
+    )
+    _write_json(json_out, {"task": "flag", "threshold": float(threshold), "pairs": rows})
 
 
 # ------------------------------------------------------------------------------- eval
-def _load_model(path: Path) -> Any:
-    import csa
+def _eval_inputs(mm: Any, side: str, path: Path, batch_size: int = 32) -> np.ndarray:
+    """Features for evaluation: a feature file as is, raw items through the recorded encoder."""
+    if _is_features(path):
+        return _read_array(path)
+    if mm is None:
+        from csa.errors import InputError
 
-    return csa.load(path)
+        raise InputError(
+            f"{path} is not a feature file (.npy/.parquet) and the model records no encoders "
+            "to read raw items with"
+        )
+    items = _read_items(path, None, mm.encoder_specs[side].modality)
+    return _side_features(mm, side, items, batch_size)
 
 
 def _sim_dim_option(sim_dim: int | None) -> dict[str, Any]:
@@ -237,68 +736,124 @@ def _sim_dim_option(sim_dim: int | None) -> dict[str, Any]:
 @_guarded
 def eval_zero_shot(
     model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
-    inputs: Annotated[Path, typer.Option(help="Side-a features of the inputs to classify.")],
-    labels: Annotated[Path, typer.Option(help="True classes: .npy of ints, or .txt names.")],
+    inputs: Annotated[Path, typer.Option(help="Inputs to classify: features or raw items.")],
+    labels: Annotated[
+        Path, typer.Option(help="True classes: ints (.npy/.txt), or names matched to classes.")
+    ],
     classes: Annotated[
         Path | None, typer.Option(help="Side-b class embeddings (.npy), one row per class.")
     ] = None,
     class_names: Annotated[
-        Path | None, typer.Option(help="A .txt of class names, encoded via --text-encoder.")
+        Path | None, typer.Option(help="A .txt of class names, one a line, in class order.")
     ] = None,
-    text_encoder: Annotated[str, typer.Option(help="Encoder for --class-names.")] = "minilm-l6",
+    templates: Annotated[
+        Path | None, typer.Option(help="A .txt of prompt templates with '{}'.")
+    ] = None,
+    text_encoder: Annotated[
+        str | None,
+        typer.Option(help="Encoder of the class prompts (default: the model's encoder b)."),
+    ] = None,
+    allow_other_encoders: Annotated[
+        bool, typer.Option(help="Allow a --text-encoder other than the recorded one.")
+    ] = False,
     sim_dim: Annotated[int | None, typer.Option()] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:
     """Classify inputs by their best-scoring class text; top-1 and top-5 accuracy."""
     from csa.errors import InputError
-    from csa.tasks import IMAGE_TEMPLATES, build_class_embeddings, zero_shot_classify
+    from csa.tasks import zero_shot_classify
 
-    if (classes is None) == (class_names is None):
-        raise InputError("give exactly one of --classes (embeddings) or --class-names (text)")
-    model = _load_model(model_path)
+    if classes is None and class_names is None:
+        raise InputError("give --classes (class embeddings) or --class-names (a .txt of names)")
+    model, mm = _open(model_path)
+    names = None if class_names is None else _read_lines(class_names, "class names")
     if classes is not None:
         class_embeddings = _read_array(classes)
+        if names is not None and len(names) != class_embeddings.shape[0]:
+            raise InputError(
+                f"{class_names} names {len(names)} classes but {classes} has "
+                f"{class_embeddings.shape[0]} rows"
+            )
     else:
-        from csa.encoders import get
-
-        names = [n for n in class_names.read_text(encoding="utf-8").splitlines() if n.strip()]
-        class_embeddings = build_class_embeddings(get(text_encoder), names, IMAGE_TEMPLATES)
+        class_embeddings = _class_embeddings(
+            mm, model_path, names, templates, text_encoder, allow_other_encoders
+        )
     n_classes = class_embeddings.shape[0]
     ks = (1, 5) if n_classes > 5 else (1,)
     result = zero_shot_classify(
         model,
-        _read_array(inputs),
+        _eval_inputs(mm, "a", inputs),
         class_embeddings,
-        _read_labels(labels),
+        _label_indices(labels, names, n_classes),
         top_k=ks,
         **_sim_dim_option(sim_dim),
     )
-    metrics = {f"top-{k}": v for k, v in result.top_k.items()}
+    metrics: dict[str, Any] = {f"top-{k}": v for k, v in result.top_k.items()}
     metrics |= {"samples": result.n_samples, "classes": result.n_classes}
     _metrics_table("zero-shot classification", metrics)
     _write_json(json_out, {"task": "zero-shot", **result.to_dict()})
+
+
+def _class_embeddings(
+    mm: Any,
+    path: Path,
+    names: list[str] | None,
+    templates: Path | None,
+    text_encoder: str | None,
+    allow_other: bool,
+) -> np.ndarray:
+    """Class prompts encoded by the recorded encoder b; another one only when allowed."""
+    from csa.errors import EncoderError
+    from csa.multimodal import MultimodalEncoder
+
+    chosen = None if templates is None else _read_lines(templates, "templates")
+    if mm is None:
+        if text_encoder is None:
+            raise EncoderError(
+                f"{path} records no encoders (fitted on feature files): name the encoder that "
+                "made its side-b features with --text-encoder"
+            )
+        from csa.encoders import get
+        from csa.tasks import IMAGE_TEMPLATES, build_class_embeddings
+
+        return build_class_embeddings(get(text_encoder), names, chosen or IMAGE_TEMPLATES)
+    if text_encoder is not None:
+        mm = MultimodalEncoder.load(path, encoder_b=text_encoder, allow_other_encoders=allow_other)
+    return mm.zero_shot_classifier(names, chosen, side="a").embeddings
 
 
 @eval_app.command("retrieval")
 @_guarded
 def eval_retrieval(
     model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
-    features_a: Annotated[Path, typer.Argument(help="Side-a features.")],
-    features_b: Annotated[Path, typer.Argument(help="Side-b features (row i matches a's).")],
+    features_a: Annotated[Path, typer.Argument(help="Side a: features or raw items.")],
+    features_b: Annotated[Path, typer.Argument(help="Side b (item i matches a's item i).")],
     labels_a: Annotated[Path | None, typer.Option(help="Labels: equal labels match.")] = None,
     labels_b: Annotated[Path | None, typer.Option()] = None,
+    exact_pairs: Annotated[
+        bool,
+        typer.Option(
+            help="Count only item i as the match of item i, even where items repeat "
+            "(by default identical items match too)."
+        ),
+    ] = False,
     sim_dim: Annotated[int | None, typer.Option()] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:
-    """Cross-modal retrieval both ways: Recall@1/5/10 and mAP."""
+    """Cross-modal retrieval both ways: Recall@1/5/10 and mAP (identical items match)."""
     from csa.tasks import evaluate_retrieval
 
+    model, mm = _open(model_path)
+    a = _eval_inputs(mm, "a", features_a)
+    b = _eval_inputs(mm, "b", features_b)
+    factor = _factor_labels
     result = evaluate_retrieval(
-        _load_model(model_path),
-        _read_array(features_a),
-        _read_array(features_b),
-        labels_a=None if labels_a is None else _read_labels(labels_a),
-        labels_b=None if labels_b is None else _read_labels(labels_b),
+        model,
+        a,
+        b,
+        labels_a=None if labels_a is None else factor(labels_a),
+        labels_b=None if labels_b is None else factor(labels_b),
+        identical=not exact_pairs,
         **_sim_dim_option(sim_dim),
     )
     metrics: dict[str, Any] = {}
@@ -307,6 +862,17 @@ def eval_retrieval(
         metrics[f"{direction} mAP"] = res.mAP
     _metrics_table("retrieval", metrics)
     _write_json(json_out, {"task": "retrieval", **result.to_dict()})
+
+
+def _factor_labels(path: Path) -> np.ndarray:
+    """Labels compared only for equality (retrieval): their codes need no class order."""
+    from csa.datasets.base import factorize_labels
+    from csa.datasets.embeddings import read_labels
+
+    values = read_labels(path)
+    if all(isinstance(v, int | np.integer) for v in values):
+        return np.asarray(values, dtype=np.int64)
+    return factorize_labels(values)[0]
 
 
 class DetectMode(StrEnum):
@@ -318,10 +884,10 @@ class DetectMode(StrEnum):
 @_guarded
 def eval_detect(
     model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
-    features_a: Annotated[Path, typer.Argument(help="Side-a features.")],
+    features_a: Annotated[Path, typer.Argument(help="Side a: features or raw items.")],
     features_b: Annotated[
         Path | None,
-        typer.Argument(help="Side-b features paired with a (out-of-context mode)."),
+        typer.Argument(help="Side b paired with a (out-of-context mode)."),
     ] = None,
     mode: Annotated[DetectMode, typer.Option()] = DetectMode.out_of_context,
     labels: Annotated[Path | None, typer.Option(help="Classes of a (mislabelled mode).")] = None,
@@ -337,22 +903,23 @@ def eval_detect(
     from csa.errors import InputError
     from csa.tasks import detect_mislabelled, detect_out_of_context
 
-    model = _load_model(model_path)
-    a = _read_array(features_a)
+    model, mm = _open(model_path)
+    a = _eval_inputs(mm, "a", features_a)
     if mode is DetectMode.out_of_context:
         if features_b is None:
-            raise InputError("out-of-context detection needs the paired side-b features")
+            raise InputError("out-of-context detection needs the paired side b")
         result = detect_out_of_context(
-            model, a, _read_array(features_b), seed=seed, **_sim_dim_option(sim_dim)
+            model, a, _eval_inputs(mm, "b", features_b), seed=seed, **_sim_dim_option(sim_dim)
         )
     else:
         if labels is None or classes is None:
             raise InputError("mislabelled detection needs --labels and --classes")
+        class_embeddings = _read_array(classes)
         result = detect_mislabelled(
             model,
             a,
-            _read_labels(labels),
-            _read_array(classes),
+            _label_indices(labels, None, class_embeddings.shape[0]),
+            class_embeddings,
             flip_fraction=flip_fraction,
             seed=seed,
             **_sim_dim_option(sim_dim),

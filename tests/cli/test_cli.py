@@ -51,7 +51,7 @@ def test_fit_writes_a_model_that_loads(pair_files, method):
         np.testing.assert_allclose(
             model.similarity(a[:5], b[:5]),
             reference.fit(a, b).similarity(a[:5], b[:5]),
-            atol=1e-8,
+            atol=1e-5,  # float32 files: precision="auto" forms the moments in float32
         )
 
 
