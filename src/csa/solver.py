@@ -185,7 +185,15 @@ def _singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """
     tall = cross.shape[0] >= cross.shape[1]
     gram = matmul(cross, cross, trans_x=tall, trans_y=not tall)
-    eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+    if not np.isfinite(gram).all():
+        raise RankDeficientError(
+            "the whitened cross-covariance is not finite: a side is singular and its ridge "
+            "too small to regularise it; use a larger ridge"
+        )
+    try:
+        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+    except np.linalg.LinAlgError as exc:  # pragma: no cover - LAPACK failing on finite input
+        raise RankDeficientError(f"the canonical decomposition did not converge: {exc}") from exc
     order = np.argsort(eigvals)[::-1]
     rho = np.sqrt(np.maximum(eigvals[order], 0.0))
     small = eigvecs[:, order]
@@ -328,6 +336,22 @@ class FoldSelection:
         }
 
 
+def _unit_scale(train: PairMoments, held: PairMoments) -> tuple[tuple, tuple]:
+    """Training covariances and held-out second moments with each side's mean variance 1.
+
+    Relative ridges then add plain multiples of I, and no product of the search
+    overflows or underflows, however the features are scaled.
+    """
+    cov_aa, cov_bb, cov_ab = train.covariances()
+    mu_a = float(np.trace(cov_aa)) / train.dim_a
+    mu_b = float(np.trace(cov_bb)) / train.dim_b
+    if not (mu_a > 0 and mu_b > 0):
+        raise RankDeficientError("a side is constant on the training folds: nothing to select")
+    s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
+    cross = np.sqrt(mu_a) * np.sqrt(mu_b)
+    return (cov_aa / mu_a, cov_bb / mu_b, cov_ab / cross), (s_aa / mu_a, s_bb / mu_b, s_ab / cross)
+
+
 class _HeldOutFold:
     """One fold's training spectra and held-out second moments, rotated once.
 
@@ -337,25 +361,26 @@ class _HeldOutFold:
     """
 
     def __init__(self, train: PairMoments, held: PairMoments) -> None:
-        cov_aa, cov_bb, cov_ab = train.covariances()
+        (cov_aa, cov_bb, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, held)
         self.n_train = train.n
-        self.mu_a = float(np.trace(cov_aa)) / train.dim_a
-        self.mu_b = float(np.trace(cov_bb)) / train.dim_b
         eig_a, vec_a = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
         eig_b, vec_b = scipy.linalg.eigh(cov_bb, driver="evd", check_finite=False)
         self.eig_a, self.eig_b = np.maximum(eig_a, 0.0), np.maximum(eig_b, 0.0)
         self.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
-        s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
         self.held_aa = matmul(vec_a, matmul(s_aa, vec_a), trans_x=True)
         self.held_bb = matmul(vec_b, matmul(s_bb, vec_b), trans_x=True)
         self.held_ab = matmul(vec_a, matmul(s_ab, vec_b), trans_x=True)
         self.cap = min(train.dim_a, train.dim_b, train.n - 1)
 
-    def evaluate(self, ridge_a: float, ridge_b: float) -> tuple[np.ndarray, np.ndarray]:
-        """In-sample and held-out correlations of each canonical dimension at these ridges."""
+    def evaluate(self, ridge_a: float, ridge_b: float) -> tuple[np.ndarray, ...] | None:
+        """In-sample and held-out correlations (and spreads) of each canonical dimension at
+        these ridges; None where a ridge of 0 meets a singular side (no solution)."""
         tiny = np.finfo(float).tiny
-        scale_a = 1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a * self.mu_a, tiny))
-        scale_b = 1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b * self.mu_b, tiny))
+        for eig, ridge in ((self.eig_a, ridge_a), (self.eig_b, ridge_b)):
+            if eig[0] + ridge <= _RANK_RTOL * max(float(eig[-1]), tiny):
+                return None
+        scale_a = 1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a, tiny))
+        scale_b = 1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b, tiny))
         left, rho, right = _singular_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
         k = min(self.cap, rho.shape[0])
         k = int(np.sum(rho[:k] > _RHO_RTOL * max(float(rho[0]), tiny)))
@@ -426,7 +451,11 @@ def select_on_folds(
         if key not in curves:
             rows = []
             for fold in held:
-                rho, heldout, spread = fold.evaluate(*key)
+                evaluated = fold.evaluate(*key)
+                if evaluated is None:
+                    rows.append(np.full(length, -np.inf))
+                    continue
+                rho, heldout, spread = evaluated
                 weights = np.ones_like(rho) if equal_weights else rho
                 rows.append(_padded(separation_curve(weights, heldout, spread), length))
             per_fold[key] = np.vstack(rows)
@@ -457,6 +486,10 @@ def select_on_folds(
             if better(candidate, best):
                 best = candidate
     curve = curves[best]
+    if not np.isfinite(curve).any():
+        raise RankDeficientError(
+            "no candidate ridge gives a solution: a side is singular and its ridge is fixed at 0"
+        )
     sim_dim = int(np.argmax(curve)) + 1
     chosen_heldout = [fold.evaluate(*best)[1] for fold in held]
     mean_heldout = np.vstack([_padded(h, length) for h in chosen_heldout]).mean(axis=0)
@@ -511,21 +544,18 @@ def select_linear_map_ridge(
         )
     prepared = []
     for k in usable:
-        train, held = folds.training(k), folds.folds[k]
-        cov_aa, _, cov_ab = train.covariances()
+        (cov_aa, _, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(folds.training(k), folds.folds[k])
         eig, vec = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
-        s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
         rotated_cross = matmul(vec, cov_ab, trans_x=True)  # V' C_ab
         signal = np.sum(rotated_cross * matmul(vec, s_ab, trans_x=True), axis=1)
         spread_b = matmul(rotated_cross, matmul(s_bb, rotated_cross, trans_y=True))
         rotated_aa = matmul(vec, matmul(s_aa, vec), trans_x=True)
-        mu = float(np.trace(cov_aa)) / cov_aa.shape[0]
-        prepared.append((np.maximum(eig, 0.0), mu, signal, spread_b * rotated_aa.T))
+        prepared.append((np.maximum(eig, 0.0), signal, spread_b * rotated_aa.T))
     scores = []
     for ridge in grid:
         per_fold = []
-        for eig, mu, signal, spread in prepared:
-            inverse = 1.0 / np.maximum(eig + ridge * mu, np.finfo(float).tiny)
+        for eig, signal, spread in prepared:
+            inverse = 1.0 / np.maximum(eig + ridge, np.finfo(float).tiny)
             numerator = float(inverse @ signal)
             denominator = float(inverse @ spread @ inverse)
             per_fold.append(numerator / np.sqrt(max(denominator, 1e-300)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from csa.errors import ModelFileError
 from csa.linalg import unit_rows
@@ -68,8 +67,13 @@ class ASIF(PairedModel):
     def n_pairs_seen_(self) -> int:
         return self.anchors_a_.shape[0] if self.is_fitted else 0
 
-    def _relative(self, x: np.ndarray, anchors: np.ndarray) -> sp.csr_matrix:
-        """Sparse, unit-norm top-k relative representation, computed in row blocks."""
+    def _relative(self, x: np.ndarray, anchors: np.ndarray) -> Any:
+        """Sparse, unit-norm top-k relative representation, computed in row blocks.
+
+        A ``scipy.sparse.csr_matrix``; scipy.sparse loads here, not with ``import csa``.
+        """
+        import scipy.sparse as sp
+
         n_anchors = anchors.shape[0]
         k = min(int(self.k), n_anchors)
         blocks = []
@@ -88,10 +92,10 @@ class ASIF(PairedModel):
             )
         return sp.vstack(blocks, format="csr")
 
-    def _embed_a(self, a: np.ndarray) -> sp.csr_matrix:
+    def _embed_a(self, a: np.ndarray) -> Any:
         return self._relative(a, self.anchors_a_)
 
-    def _embed_b(self, b: np.ndarray) -> sp.csr_matrix:
+    def _embed_b(self, b: np.ndarray) -> Any:
         return self._relative(b, self.anchors_b_)
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
