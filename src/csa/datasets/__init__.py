@@ -2,7 +2,9 @@
 
 ``load("fashion-mnist", split="train", n=1000, seed=0)`` is the usual entry; see
 :func:`available` for the names. Loaders return raw items (images, text, feature rows);
-encoding is the encoders' job.
+encoding is the encoders' job. :func:`read_items` reads one side's raw items from a
+user's folder or table (natural order, ImageFolder, metadata.csv) so that rows cannot
+mispair, and :func:`match_labels` maps label names onto class names by name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from csa.datasets.digits import load_digits
 from csa.datasets.embeddings import load_embedding_pair
 from csa.datasets.fashion_mnist import load_fashion_mnist
 from csa.datasets.folder import load_image_folder
+from csa.datasets.items import RawItems, match_labels, read_items
 from csa.datasets.registry import available, describe, load, register
 
 register("fashion-mnist", load_fashion_mnist)
@@ -23,6 +26,7 @@ register("embeddings", load_embedding_pair)
 
 __all__ = [
     "PairedDataset",
+    "RawItems",
     "available",
     "describe",
     "factorize_labels",
@@ -32,5 +36,7 @@ __all__ = [
     "load_embedding_pair",
     "load_fashion_mnist",
     "load_image_folder",
+    "match_labels",
+    "read_items",
     "register",
 ]
