@@ -58,7 +58,8 @@ class Task:
     """One zero-shot evaluation of a pool: its selection labels and its test set."""
 
     suffix: str
-    labels: np.ndarray  # one per pool row: what the tuned rows' zero-shot selection scores
+    labels: np.ndarray  # one per pool row: its class among ``classes`` (tuned rows' selection)
+    classes: np.ndarray  # class embeddings the selection scores pool rows against
     x_test: np.ndarray
     classes_test: np.ndarray
     y_test: np.ndarray
@@ -104,7 +105,7 @@ def sweep(
             n_pairs=grid,
             sample_index=lambda n, seed: pool.sample_index(n, seed=seed),
             score=score,
-            selection=Selection("zero-shot", task.labels),
+            selection=Selection("accuracy", task.labels, task.classes),
             seeds=seeds,
             references=probe,
             floors={"chance": {METRIC: 1.0 / task.classes_test.shape[0]}},
@@ -137,7 +138,7 @@ def _words(
     y = np.asarray(data.labels)
     engine = np.asarray(data.info["meta"]["engine"])
     train, test = engine == "espeak", engine == "flite"
-    task = Task("", y[train], x[test], classes, y[test])
+    task = Task("", y[train], classes, x[test], classes, y[test])
     grid = [k * len(words) for k in ((2, 4, 8) if quick else (1, 3, 6, 16))]
     dataset = f"spoken-{'digits' if quick else 'words'} espeak->flite [{enc_name}]"
     return sweep(dataset, x[train], t[train], y[train], grid, [task], seeds)
@@ -171,20 +172,21 @@ def _instruments(
     train = ~test
     fam_prompts = [FAMILY_PROMPT.format(a_family=with_article(f)) for f in data.class_names]
     fam_classes = _encode_text(text_enc, fam_prompts, cache_dir)
-    # Held-out instruments are named among themselves only: names never seen in training.
-    test_programs, name_labels = np.unique(prog[test], return_inverse=True)
     name_of = dict(zip(prog.tolist(), np.asarray(meta["name"]).tolist(), strict=True))
-    name_prompts = [NAME_PROMPT.format(a_name=with_article(name_of[p])) for p in test_programs]
+
+    def named(programs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Name prompts of just these clips' instruments, and each clip's index among them."""
+        present, index = np.unique(programs, return_inverse=True)
+        prompts = [NAME_PROMPT.format(a_name=with_article(name_of[p])) for p in present]
+        return _encode_text(text_enc, prompts, cache_dir), index
+
+    # Held-out instruments are named among themselves only: names never seen in training;
+    # the selection names the pool's instruments among the pool's.
+    pool_names, pool_index = named(prog[train])
+    test_names, test_index = named(prog[test])
     tasks = [
-        Task(" by family", fam[train], x[test], fam_classes, fam[test]),
-        Task(
-            " by name",
-            prog[train],
-            x[test],
-            _encode_text(text_enc, name_prompts, cache_dir),
-            name_labels,
-            probe=False,
-        ),
+        Task(" by family", fam[train], fam_classes, x[test], fam_classes, fam[test]),
+        Task(" by name", pool_index, pool_names, x[test], test_names, test_index, probe=False),
     ]
     grid = [24, 48, 96] if quick else [48, 96, 192, 288]
     dataset = f"gm-instruments held-out [{enc_name}]"

@@ -122,7 +122,7 @@ def class_text_sweep(
         n_pairs=n_pairs,
         sample_index=lambda n, seed: train.sample_index(n, seed=seed),
         score=score,
-        selection=Selection("zero-shot", train_y),
+        selection=Selection("accuracy", train_y, classes),
         seeds=seeds,
         references=probe,
         floors={"chance": chance_metrics(test_y, n_classes, retrieval, top_ks)},

@@ -84,7 +84,7 @@ def run(
         n_pairs=budgets(pool_size),
         sample_index=lambda n, seed: train.sample_index(n, seed=seed),
         score=score,
-        selection=Selection("zero-shot", labels),
+        selection=Selection("accuracy", labels, classes),
         seeds=seeds,
         references=probe,
         floors={"chance": CHANCE},

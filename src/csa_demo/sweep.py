@@ -160,13 +160,21 @@ class Fit:
 class Selection:
     """How the tuned rows score candidates on held-out pairs of the budget.
 
-    ``metric`` is one of :func:`csa.tasks.tune`'s ("map", "recall@k", "auc",
-    "zero-shot"); ``labels`` (one per pool row) make identical captions count as
-    relevant and define the classes of "zero-shot".
+    ``metric`` is one of :func:`csa.tasks.tune`'s ("map", "recall@K", "auc",
+    "accuracy"). ``labels`` hold one id per pool row: for retrieval and detection they
+    are groups (identical captions count as relevant), for "accuracy" the row's class,
+    an index into ``classes`` (the class embeddings zero-shot scores against).
     """
 
     metric: str
     labels: np.ndarray | None = None
+    classes: np.ndarray | None = None
+
+    def held_out(self, labels: np.ndarray | None) -> dict[str, Any]:
+        """Keyword arguments of :func:`csa.tasks.tune` for these held-out rows' labels."""
+        if self.metric.startswith("accuracy"):
+            return {"class_embeddings": self.classes, "labels": labels}
+        return {} if labels is None else {"groups": labels}
 
 
 def _quiet_fit(model: Any, a: np.ndarray, b: np.ndarray) -> Any:
@@ -196,16 +204,15 @@ def tune_method(
     """Constructor parameters and query options chosen on held-out pairs of ``(a, b)``.
 
     The budget's own rows are split (seeded); :func:`csa.tasks.tune` fits every
-    candidate on one part and scores it on the other. None when the budget is too small
-    to hold anything out.
+    candidate of :data:`PARAM_GRIDS` on one part and scores it, with every ``sim_dim``
+    where the model takes one, on the other. ``labels`` are the budget's (one per row).
+    None when the budget is too small to hold anything out.
     """
     split = validation_split(a.shape[0], seed)
     if split is None:
         return None
     fit_rows, val_rows = split
-    extra: dict[str, Any] = {}
-    if labels is not None:
-        extra["labels"] = labels[val_rows]
+    held_out = selection.held_out(None if labels is None else labels[val_rows])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", csa.WeakFitWarning)
         result = tasks.tune(
@@ -216,10 +223,11 @@ def tune_method(
             a[val_rows],
             b[val_rows],
             metric=selection.metric,
+            query_grid="auto",
             seed=seed,
-            **extra,
+            **held_out,
         )
-    return dict(result.params), dict(result.query)
+    return dict(result.best_params), dict(result.best_query)
 
 
 def fit_methods(

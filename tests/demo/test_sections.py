@@ -29,7 +29,7 @@ def test_audio_espeak_to_flite_digits_above_chance(tmp_path):
     classes = text.encode(list(QUICK_WORDS))
     y = np.asarray(data.labels)
     train = np.asarray(data.info["meta"]["engine"]) == "espeak"
-    task = Task("", y[train], x[~train], classes, y[~train])
+    task = Task("", y[train], classes, x[~train], classes, y[~train])
     rows = sweep("digits", x[train], t[train], y[train], [20, 50], [task], seeds=(0,))
     assert all(KEYS <= set(r) and r["metric"] == METRIC for r in rows)
     assert {r["n_pairs"] for r in rows} == {20, 50}
