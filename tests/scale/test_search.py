@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import csa
-from csa.scale.search import GalleryIndex, merge_top_k, model_nbytes, similarity_blocks, top_k
+from csa.scale.search import GalleryIndex, model_nbytes, similarity_blocks, top_k
 
 
 def _pairs(n: int, seed: int = 0, dim_a: int = 16, dim_b: int = 12):
@@ -86,15 +86,6 @@ def test_similarity_blocks_tile_the_matrix(data):
     for rows, block in similarity_blocks(model, queries, gallery[:50], rows=13):
         tiled[rows] = block
     np.testing.assert_allclose(tiled, full, atol=1e-6)
-
-
-def test_merge_top_k_prefers_smaller_ids_on_ties():
-    scores = np.array([[1.0, 3.0, 3.0, 2.0]])
-    s, i = merge_top_k(None, None, scores, 0, 2)
-    np.testing.assert_array_equal(i, [[1, 2]])
-    s, i = merge_top_k(s, i, np.array([[3.0, 0.0]]), 4, 2)
-    np.testing.assert_array_equal(i, [[1, 2]])
-    np.testing.assert_array_equal(s, [[3.0, 3.0]])
 
 
 def test_asif_memory_grows_with_anchors_csa_does_not(data):

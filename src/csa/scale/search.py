@@ -3,7 +3,8 @@
 Every csa model scores by an inner product, ``embed_a(a) @ embed_b(b).T`` (for CSA
 the embeddings are unit canonical coordinates scaled by ``sqrt(rho)``). A gallery is
 therefore embedded once and searched by maximum inner product: exactly, in blocks
-whose size bounds memory, or with a FAISS flat index, which is exact too (it
+whose size bounds memory (the one blocked top-k merge of :mod:`csa.scoring`, shared with
+retrieval and zero-shot), or with a FAISS flat index, which is exact too (it
 compares every item) and multi-threaded. ASIF's embeddings are sparse vectors over
 all its anchors; they are searched in blocks the same way.
 """
@@ -17,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from csa.errors import NotFittedError, ParameterError, ShapeError
+from csa.scoring import inner_product, merge_top_k
 
 Side = Literal["a", "b"]
 Backend = Literal["auto", "faiss", "numpy"]
@@ -58,36 +60,6 @@ def embed_blocks(
     n = len(items)
     for start in range(0, n, rows):
         yield _embed(model, items[start : start + rows], side, options)
-
-
-def _scores(queries: Any, block: Any) -> np.ndarray:
-    product = queries @ block.T
-    return product.toarray() if sp.issparse(product) else np.asarray(product)
-
-
-def merge_top_k(
-    best_scores: np.ndarray | None,
-    best_ids: np.ndarray | None,
-    scores: np.ndarray,
-    offset: int,
-    k: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` of the running top-k and a new block of scores (ids offset by ``offset``).
-
-    Ties are broken towards the smaller id, so blocked, FAISS and full-matrix
-    searches return the same ranking.
-    """
-    ids = np.broadcast_to(np.arange(offset, offset + scores.shape[1]), scores.shape)
-    if best_scores is not None:
-        scores = np.hstack([best_scores, scores])
-        ids = np.hstack([best_ids, ids])
-    keep = min(k, scores.shape[1])
-    if keep < scores.shape[1]:
-        part = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-        scores = np.take_along_axis(scores, part, axis=1)
-        ids = np.take_along_axis(ids, part, axis=1)
-    order = np.lexsort((ids, -scores), axis=1)
-    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 
 
 class GalleryIndex:
@@ -207,7 +179,7 @@ class GalleryIndex:
                 scores = ids = None
                 offset = 0
                 for block in self._blocks:
-                    scores, ids = merge_top_k(scores, ids, _scores(q, block), offset, k_eff)
+                    ids, scores = merge_top_k(ids, scores, inner_product(q, block), offset, k_eff)
                     offset += block.shape[0]
             out_scores.append(scores)
             out_ids.append(ids.astype(np.int64, copy=False))
@@ -249,7 +221,7 @@ def similarity_blocks(
     for start, block in zip(
         range(0, len(a), rows), embed_blocks(model, a, "a", rows=rows, **options), strict=True
     ):
-        yield slice(start, start + block.shape[0]), _scores(block, gallery)
+        yield slice(start, start + block.shape[0]), inner_product(block, gallery)
 
 
 def model_nbytes(model: Any) -> int:
