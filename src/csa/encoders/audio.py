@@ -117,7 +117,37 @@ def whisper_model_dir(model: str, cache_dir: str | os.PathLike[str] | None = Non
     )
 
 
-class WhisperEncoder(RegistryNamed):
+class _WaveformEncoder(RegistryNamed):
+    """What the audio encoders share: waveforms in, ``_features`` per batch, checked out."""
+
+    default_batch_size = 8
+    name: Any
+    dim: Any
+
+    def _features(self, waves: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(
+        self,
+        items: Sequence[Any],
+        batch_size: int | None = None,
+        show_progress: bool | None = None,
+        *,
+        show_progress_bar: bool | None = None,
+        **output: Any,
+    ) -> np.ndarray:
+        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``.
+
+        Takes sentence-transformers' keywords (``show_progress_bar``,
+        ``normalize_embeddings``, ``convert_to_numpy``, ``convert_to_tensor``).
+        """
+        size = self.default_batch_size if batch_size is None else batch_size
+        show = resolve_progress(show_progress, show_progress_bar)
+        out = _batched(self._features, items, size, show, self.dim, self.name)
+        return finish_output(out, **output)
+
+
+class WhisperEncoder(_WaveformEncoder):
     """Frozen Whisper encoder -> ``2 * d_model`` features (mean and std over audio frames)."""
 
     def __init__(
@@ -194,26 +224,10 @@ class WhisperEncoder(RegistryNamed):
             out[i, hidden.shape[-1] :] = frames.std(axis=0)
         return out
 
-    def encode(
-        self,
-        items: Sequence[Any],
-        batch_size: int = 8,
-        show_progress: bool | None = None,
-        *,
-        show_progress_bar: bool | None = None,
-        **output: Any,
-    ) -> np.ndarray:
-        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``.
-
-        Takes sentence-transformers' keywords (``show_progress_bar``,
-        ``normalize_embeddings``, ``convert_to_numpy``, ``convert_to_tensor``).
-        """
-        show = resolve_progress(show_progress, show_progress_bar)
-        out = _batched(self._features, items, batch_size, show, self.dim, self.name)
-        return finish_output(out, **output)
+    default_batch_size = 8
 
 
-class MFCCEncoder(RegistryNamed):
+class MFCCEncoder(_WaveformEncoder):
     """MFCCs and their deltas, mean and std over time: ``4 * n_mfcc`` features.
 
     The classic hand-made speech feature; the floor any learned audio encoder should beat.
@@ -254,23 +268,7 @@ class MFCCEncoder(RegistryNamed):
             out[i] = np.concatenate([feats.mean(axis=1), feats.std(axis=1)])
         return out
 
-    def encode(
-        self,
-        items: Sequence[Any],
-        batch_size: int = 64,
-        show_progress: bool | None = None,
-        *,
-        show_progress_bar: bool | None = None,
-        **output: Any,
-    ) -> np.ndarray:
-        """Waveforms (16 kHz arrays), ``(array, rate)`` pairs or file paths -> ``(n, dim)``.
-
-        Takes sentence-transformers' keywords (``show_progress_bar``,
-        ``normalize_embeddings``, ``convert_to_numpy``, ``convert_to_tensor``).
-        """
-        show = resolve_progress(show_progress, show_progress_bar)
-        out = _batched(self._features, items, batch_size, show, self.dim, self.name)
-        return finish_output(out, **output)
+    default_batch_size = 64
 
 
 def _batched(
