@@ -14,7 +14,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import csa
-from csa.moments import PairMoments
+from csa.moments import PairMoments, moments_of
 from csa.scale.distributed import encode_dask, fit_dask, moments_from_dask, moments_from_frames
 
 TOL = 1e-8
@@ -69,8 +69,35 @@ def test_dask_arrays_with_different_chunkings_fit_like_memory(client):
     _same(ref, got)
     moments = moments_from_dask(da.from_array(a, chunks=500), da.from_array(b, chunks=500))
     exact = PairMoments.from_chunk(a, b)
-    np.testing.assert_allclose(moments.comoment_ab, exact.comoment_ab, rtol=1e-10)
+    np.testing.assert_allclose(moments.total.comoment_ab, exact.comoment_ab, rtol=1e-10)
     assert moments.n == a.shape[0]
+
+
+def test_partitions_deal_rows_to_folds_by_global_row_index(client):
+    """A row's held-out fold must not depend on the partitioning (issue 11/12)."""
+    a, b = _pairs(n=700)
+    whole = moments_of(a, b, n_folds=5)
+    for chunks in (700, 97, 350):
+        parts = moments_from_dask(
+            da.from_array(a, chunks=chunks), da.from_array(b, chunks=chunks), n_folds=5
+        )
+        for fold, ref in zip(parts.folds, whole.folds, strict=True):
+            assert fold.n == ref.n
+            np.testing.assert_allclose(fold.mean_a, ref.mean_a, atol=1e-12)
+            np.testing.assert_allclose(fold.comoment_ab, ref.comoment_ab, rtol=1e-9, atol=1e-9)
+    # Frames count their partitions' lengths first, so their folds agree too.
+    with dask.config.set({"dataframe.convert-string": False}):
+        frame = dd.from_pandas(pd.DataFrame({"x": list(a), "y": list(b)}), npartitions=4)
+        frames = moments_from_frames(frame, columns_a=["x"], columns_b=["y"], n_folds=5)
+    assert [f.n for f in frames.folds] == [f.n for f in whole.folds]
+
+
+def test_nan_rows_are_reported_by_global_row(client):
+    """Row 170 in the third block of 75 used to be reported as row 20."""
+    a, b = _pairs(n=300)
+    a[170, 1] = np.nan
+    with pytest.raises(csa.NonFiniteError, match="170"):
+        fit_dask(csa.CSA(), da.from_array(a, chunks=75), da.from_array(b, chunks=75))
 
 
 def test_dask_frames_and_parquet_dataset_fit_like_memory(client, tmp_path):
@@ -106,14 +133,16 @@ def test_encode_dask_maps_the_encoder_over_partitions(client):
     from_series = encode_dask(encoder, series).compute()
     np.testing.assert_array_equal(from_bag, expected)
     np.testing.assert_array_equal(from_series, expected)
-    # Two encodings of aligned partitions pair up without known lengths.
+    # Two encodings of aligned partitions pair up; their blocks have known sizes.
     other = db.from_sequence([t.upper() + "!" for t in texts], npartitions=4)
-    model = fit_dask(
-        csa.CSA(),
-        encode_dask(encoder, db.from_sequence(texts, npartitions=4)),
-        encode_dask(encoder, other),
+    encoded = encode_dask(encoder, db.from_sequence(texts, npartitions=4))
+    assert not any(np.isnan(c) for c in encoded.chunks[0]) and encoded.shape[0] == 300
+    # float64 products: float32 sums differ between chunkings at 1e-5, as they would in memory.
+    model = fit_dask(csa.CSA(precision="float64"), encoded, encode_dask(encoder, other))
+    ref = csa.CSA(precision="float64").fit(
+        expected, encoder.encode([t.upper() + "!" for t in texts])
     )
-    _same(csa.CSA().fit(expected, encoder.encode([t.upper() + "!" for t in texts])), model)
+    _same(ref, model)
 
 
 def test_bad_input_fails_with_clear_errors(client):

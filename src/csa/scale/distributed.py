@@ -1,10 +1,12 @@
 """CSA past one machine: moments and embeddings computed on Dask partitions.
 
 A fit depends on the data only through means and co-moments, which merge exactly
-(Chan-Golub-LeVeque). So each partition is reduced to a :class:`~csa.PairMoments`
-where it lives, only d x d matrices travel, they are merged in a tree, and the one
-small solve runs on the client. The result equals an in-memory fit to round-off,
-whatever the partitioning.
+(Chan-Golub-LeVeque). So each partition is reduced to fold moments where it lives,
+only d x d matrices travel, they are merged in a tree, and the one small solve runs on
+the client. A row's held-out fold depends on its global row index, so each partition
+is told the index of its first row: the folds, the chosen ridge and sim_dim, and the
+rows named in a NaN error are the same as for an in-memory fit, whatever the
+partitioning.
 
 Works with any Dask scheduler: the threaded default, or a ``distributed.Client``
 (local or a real cluster) made current before the call.
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import DatasetError, ParameterError, ShapeError
-from csa.moments import PairMoments, moments_of
+from csa.moments import N_FOLDS, FoldMoments, moments_of
 from csa.scale.features import table_matrix
 from csa.validation import check_pair
 
@@ -39,17 +41,40 @@ def _dask() -> tuple[Any, Any]:
 
 
 # ---- per-partition work (runs on workers) ------------------------------------------
-def _block_moments(a: Any, b: Any, precision: str, device: str | None) -> PairMoments:
+_PRODUCT_DTYPES = {"auto": None, "float64": np.float64, "float32": np.float32}
+
+
+def _options(precision: str, device: str | None, n_folds: int) -> dict[str, Any]:
+    """Checked per-partition options, resolved on the client so workers never fail on them."""
+    from csa.torch_backend import check_device
+
+    if precision not in _PRODUCT_DTYPES:
+        raise ParameterError(f"precision must be one of {list(_PRODUCT_DTYPES)}; got {precision!r}")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 1:
+        raise ParameterError(f"n_folds must be a positive integer; got {n_folds!r}")
+    return {
+        "product_dtype": _PRODUCT_DTYPES[precision],
+        "device": check_device(device),
+        "n_folds": n_folds,
+    }
+
+
+def _block_moments(a: Any, b: Any, first_row: int, options: dict[str, Any]) -> FoldMoments:
     a = np.asarray(a)
     b = np.asarray(b)
     if a.ndim == 2 and b.ndim == 2 and a.shape[0] == 0 and b.shape[0] == 0:
-        return PairMoments.empty(a.shape[1], b.shape[1])
-    a_arr, b_arr = check_pair(a, b, min_pairs=1)
-    return moments_of(a_arr, b_arr, product_dtype=np.dtype(precision).type, device=device)
+        return FoldMoments.empty(options["n_folds"], a.shape[1], b.shape[1])
+    # Validation names bad rows by their global index, not their place in the partition.
+    a_arr, b_arr = check_pair(a, b, min_pairs=1, first_row=first_row)
+    return moments_of(a_arr, b_arr, first_row=first_row, **options)
 
 
-def _merge_all(parts: Sequence[PairMoments]) -> PairMoments:
-    return reduce(PairMoments.merge, parts)
+def _merge_all(parts: Sequence[FoldMoments]) -> FoldMoments:
+    return reduce(FoldMoments.merge, parts)
+
+
+def _first_rows(lengths: Sequence[int]) -> list[int]:
+    return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(int).tolist()
 
 
 def _frame_matrix(frame: Any, columns: Sequence[str]) -> np.ndarray:
@@ -80,9 +105,9 @@ def _frame_moments(
     frame_b: Any,
     columns_a: Sequence[str],
     columns_b: Sequence[str],
-    precision: str,
-    device: str | None,
-) -> PairMoments | None:
+    first_row: int,
+    options: dict[str, Any],
+) -> FoldMoments | None:
     if len(frame_a) != len(frame_b):
         raise ShapeError(
             f"a partition has {len(frame_a)} rows on side a but {len(frame_b)} on side b: "
@@ -91,11 +116,11 @@ def _frame_moments(
     if len(frame_a) == 0:
         return None
     return _block_moments(
-        _frame_matrix(frame_a, columns_a), _frame_matrix(frame_b, columns_b), precision, device
+        _frame_matrix(frame_a, columns_a), _frame_matrix(frame_b, columns_b), first_row, options
     )
 
 
-def _merge_present(parts: Sequence[PairMoments | None]) -> PairMoments | None:
+def _merge_present(parts: Sequence[FoldMoments | None]) -> FoldMoments | None:
     present = [p for p in parts if p is not None]
     return _merge_all(present) if present else None
 
@@ -111,7 +136,7 @@ def _tree_reduce(parts: list[Any], merge: Any) -> Any:
     return parts[0]
 
 
-def _aligned_blocks(a: Any, b: Any) -> tuple[list[Any], list[Any]]:
+def _aligned_blocks(a: Any, b: Any) -> tuple[list[Any], list[Any], list[int]]:
     """Row blocks of a and b that pair up, rechunking b onto a's rows where known."""
     if a.ndim != 2 or b.ndim != 2:
         raise ShapeError(f"need 2-D dask arrays; got {a.ndim}-D and {b.ndim}-D")
@@ -122,35 +147,39 @@ def _aligned_blocks(a: Any, b: Any) -> tuple[list[Any], list[Any]]:
         raise ShapeError(
             f"a has {a.shape[0]} rows but b has {b.shape[0]}: row i of each forms pair i"
         )
+    if any(np.isnan(c) for c in a.chunks[0] + b.chunks[0]):
+        # A partition's first global row must be known before it is reduced (its rows'
+        # folds depend on it); this computes the blocks once to learn their lengths.
+        a, b = a.compute_chunk_sizes(), b.compute_chunk_sizes()
+        if a.shape[0] != b.shape[0]:
+            raise ShapeError(
+                f"a has {a.shape[0]} rows but b has {b.shape[0]}: row i of each forms pair i"
+            )
     if a.chunks[0] != b.chunks[0]:
-        if not rows_known or any(np.isnan(c) for c in a.chunks[0] + b.chunks[0]):
-            if a.numblocks[0] != b.numblocks[0]:
-                raise ShapeError(
-                    "a and b have unknown row-chunk sizes and different numbers of blocks; "
-                    "call .compute_chunk_sizes() on both first"
-                )
-        else:
-            b = b.rechunk({0: a.chunks[0]})
-    return list(a.to_delayed().ravel()), list(b.to_delayed().ravel())
+        b = b.rechunk({0: a.chunks[0]})
+    return list(a.to_delayed().ravel()), list(b.to_delayed().ravel()), _first_rows(a.chunks[0])
 
 
 def moments_from_dask(
-    a: Any, b: Any, *, precision: str = "float64", device: str | None = None
-) -> PairMoments:
-    """Merged moments of two row-aligned dask arrays, reduced across partitions.
+    a: Any,
+    b: Any,
+    *,
+    precision: str = "auto",
+    device: str | None = None,
+    n_folds: int = N_FOLDS,
+) -> FoldMoments:
+    """Merged fold moments of two row-aligned dask arrays, reduced across partitions.
 
-    Each row block is validated and reduced to moments where it lives; blocks with
-    unknown sizes (e.g. from :func:`encode_dask`) pair up block by block.
+    Each row block is validated and reduced to moments where it lives, told the global
+    index of its first row. Blocks of unknown size are measured first (one extra pass);
+    :func:`encode_dask` gives blocks of known size, so its output needs none.
     """
     dask, _ = _dask()
-    from csa.backends import check_device, product_dtype
-
-    product_dtype(precision)
-    check_device(device)
-    blocks_a, blocks_b = _aligned_blocks(a, b)
+    options = _options(precision, device, n_folds)
+    blocks_a, blocks_b, first_rows = _aligned_blocks(a, b)
     parts = [
-        dask.delayed(_block_moments)(x, y, precision, device)
-        for x, y in zip(blocks_a, blocks_b, strict=True)
+        dask.delayed(_block_moments)(x, y, first, options)
+        for x, y, first in zip(blocks_a, blocks_b, first_rows, strict=True)
     ]
     return _tree_reduce(parts, _merge_all).compute()
 
@@ -173,19 +202,18 @@ def moments_from_frames(
     *,
     columns_a: Sequence[str],
     columns_b: Sequence[str],
-    precision: str = "float64",
+    precision: str = "auto",
     device: str | None = None,
-) -> PairMoments:
-    """Merged moments of dask data frames (one holding both sides, or one per side).
+    n_folds: int = N_FOLDS,
+) -> FoldMoments:
+    """Merged fold moments of dask data frames (one holding both sides, or one per side).
 
     A side is one column of vectors or several numeric columns. Two frames must be
-    partitioned alike, partition i of each holding the same pairs.
+    partitioned alike, partition i of each holding the same pairs. Partition lengths
+    are counted first (cheap next to the products) so each knows its first global row.
     """
     dask, _ = _dask()
-    from csa.backends import check_device, product_dtype
-
-    product_dtype(precision)
-    check_device(device)
+    options = _options(precision, device, n_folds)
     frame_a = _as_frame(frame_a)
     frame_b = frame_a if frame_b is None else _as_frame(frame_b)
     for frame, cols, side in ((frame_a, columns_a, "a"), (frame_b, columns_b, "b")):
@@ -202,9 +230,10 @@ def moments_from_frames(
             f"side a has {len(parts_a)} partitions but side b has {len(parts_b)}; "
             "partition them alike"
         )
+    lengths = frame_a.map_partitions(len).compute().tolist()
     parts = [
-        dask.delayed(_frame_moments)(x, y, list(columns_a), list(columns_b), precision, device)
-        for x, y in zip(parts_a, parts_b, strict=True)
+        dask.delayed(_frame_moments)(x, y, list(columns_a), list(columns_b), first, options)
+        for x, y, first in zip(parts_a, parts_b, _first_rows(lengths), strict=True)
     ]
     total = _tree_reduce(parts, _merge_present).compute()
     if total is None:
@@ -224,7 +253,7 @@ def fit_dask(
 
     ``a`` and ``b`` are dask arrays; or dask data frames (``b`` optional) with
     ``columns_a``/``columns_b``; or a parquet path or folder for ``a`` (and ``b``).
-    The model's ``precision`` and ``device`` apply on the workers.
+    The model's ``precision``, ``device`` and ``n_folds`` apply on the workers.
     """
     if not hasattr(model, "fit_moments"):
         raise ParameterError(
@@ -232,8 +261,9 @@ def fit_dask(
             "across partitions (ASIF keeps every pair: fit it on a sample in memory)"
         )
     options = {
-        "precision": getattr(model, "precision", "float64"),
+        "precision": getattr(model, "precision", "auto"),
         "device": getattr(model, "device", None),
+        "n_folds": getattr(model, "n_folds", N_FOLDS),
     }
     frame_a = _as_frame(a)
     if _is_frame(frame_a):
@@ -250,6 +280,10 @@ def fit_dask(
 
 
 # ---- encoding --------------------------------------------------------------------
+def _count(items: Any) -> int:
+    return len(list(items))
+
+
 def _encode_partition(encoder: Any, items: Any, batch_size: int) -> np.ndarray:
     values = list(items)
     if not values:
@@ -262,19 +296,22 @@ def encode_dask(encoder: Any, items: Any, *, batch_size: int = 32) -> Any:
     """Embeddings of a dask bag or series as a lazy ``(n, encoder.dim)`` float32 dask array.
 
     The encoder is shipped to each worker once and mapped over partitions; row block
-    i of the result is partition i, so two encodings of aligned partitions pair up
-    in :func:`moments_from_dask` without knowing their lengths in advance.
+    i of the result is partition i. The partitions' lengths are counted first (reading
+    the items, not encoding them), so the blocks have known sizes and
+    :func:`moments_from_dask` knows each block's first global row without encoding twice.
     """
     dask, da = _dask()
     if not hasattr(items, "to_delayed"):
         raise ParameterError(f"encode_dask needs a dask bag or series; got {type(items).__name__}")
+    parts = items.to_delayed()
+    lengths = dask.compute(*[dask.delayed(_count)(part) for part in parts])
     shared = dask.delayed(encoder, pure=True)
     blocks = [
         da.from_delayed(
             dask.delayed(_encode_partition)(shared, part, batch_size),
-            shape=(np.nan, int(encoder.dim)),
+            shape=(int(n), int(encoder.dim)),
             dtype=np.float32,
         )
-        for part in items.to_delayed()
+        for part, n in zip(parts, lengths, strict=True)
     ]
     return da.concatenate(blocks, axis=0)
