@@ -81,14 +81,18 @@ def run(
     seeds: tuple[int, ...] = (0, 1, 2),
     sizes: tuple[int, int] | None = None,
     root: str | Path | None = None,
+    test_fraction: float = 0.2,
 ) -> list[dict[str, Any]]:
     """Data-efficiency sweep up to the whole training split (about 3,200 pairs).
 
     ``sizes`` caps ``(training pool, test drawings)``; by default the whole split, or
-    (600, 300) when ``quick``. ``root`` is the Open Clip Art folder (default: Debian's).
+    (600, 300) when ``quick``. ``root`` is the Open Clip Art folder (default: Debian's);
+    ``test_fraction`` the share of caption groups the data set's test split holds.
     """
     pool_size, test_size = sizes or ((600, 300) if quick else (None, None))
-    where = {} if root is None else {"root": root}
+    where: dict[str, Any] = {"test_fraction": test_fraction}
+    if root is not None:
+        where["root"] = root
     train = load("openclipart", split="train", n=pool_size, **where)
     test_set = load("openclipart", split="test", n=test_size, **where)
     image_encoder = get(IMAGE_ENCODER, **IMAGE_OPTIONS)

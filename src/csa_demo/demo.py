@@ -19,6 +19,7 @@ from typing import Any
 SECTIONS: dict[str, str] = {
     "image-text": "csa_demo.image_text",
     "news": "csa_demo.news",
+    "clipart": "csa_demo.clipart",
     "audio-text": "csa_demo.audio_text",
     "timeseries-text": "csa_demo.timeseries_text",
 }
