@@ -150,6 +150,20 @@ class PairedModel(ABC):
     def __sklearn_is_fitted__(self) -> bool:
         return self.is_fitted
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags: side b plays the role of a required ``y``.
+
+        Called only by scikit-learn itself, so importing it here costs nothing to users
+        who never touch it.
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=True, multi_output=True),
+            input_tags=InputTags(),
+        )
+
     @property
     def n_features_in_(self) -> int:
         """Side-a features (scikit-learn's name; side b has ``n_features_b_``)."""

@@ -112,15 +112,26 @@ def _read_raw(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     return metadata, arrays
 
 
+# What csa writes: row counts as int64, fitted solutions in float64, and ASIF's anchors in
+# the precision the user's features came in.
+_FLOAT32_ALLOWED = ("anchors_a", "anchors_b")
+
+
 def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Every array float64 (row counts int64) and finite: what csa itself writes."""
+    """Every array of the dtype csa writes, and finite."""
     for name, arr in arrays.items():
-        expected = np.int64 if name.endswith(".n") else np.float64
-        if arr.dtype != expected:
+        if name.endswith(".n"):
+            allowed = (np.dtype(np.int64),)
+        elif name in _FLOAT32_ALLOWED:
+            allowed = (np.dtype(np.float32), np.dtype(np.float64))
+        else:
+            allowed = (np.dtype(np.float64),)
+        if arr.dtype not in allowed:
+            written = " or ".join(str(a) for a in allowed)
             raise ModelFileError(
-                f"{path}: array {name!r} has dtype {arr.dtype}; csa writes {np.dtype(expected)}"
+                f"{path}: array {name!r} has dtype {arr.dtype}; csa writes {written}"
             )
-        if expected is np.float64 and not np.isfinite(arr).all():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ModelFileError(f"{path}: array {name!r} holds NaN or infinite values")
 
 
@@ -165,8 +176,7 @@ def read(path: str | Path) -> tuple[Any, dict[str, Any]]:
     header = {k: v for k, v in metadata.items() if k != "sha256"}
     if metadata.get("sha256") != _digest(arrays, header):
         raise ModelFileError(
-            f"{path} is corrupted or was edited: its arrays and header do not match their "
-            "checksum"
+            f"{path} is corrupted or was edited: its arrays and header do not match their checksum"
         )
     _check_arrays(path, arrays)
     cls = MODEL_CLASSES.get(metadata.get("class", ""))

@@ -126,7 +126,7 @@ def side_spectrum(moments: PairMoments, side: str) -> tuple[np.ndarray, np.ndarr
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         comoment = moments.comoment_aa if side == "a" else moments.comoment_bb
-        return scipy.linalg.eigh(comoment / moments.n, driver="evd", check_finite=False)
+        return scipy.linalg.eigh(comoment / moments.n, driver="evr", check_finite=False)
 
     return _MEMO.get(moments, ("spectrum", side), compute)
 
@@ -191,7 +191,7 @@ def _singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             "too small to regularise it; use a larger ridge"
         )
     try:
-        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evr", check_finite=False)
     except np.linalg.LinAlgError as exc:  # pragma: no cover - LAPACK failing on finite input
         raise RankDeficientError(f"the canonical decomposition did not converge: {exc}") from exc
     order = np.argsort(eigvals)[::-1]
@@ -352,6 +352,24 @@ def _unit_scale(train: PairMoments, held: PairMoments) -> tuple[tuple, tuple]:
     return (cov_aa / mu_a, cov_bb / mu_b, cov_ab / cross), (s_aa / mu_a, s_bb / mu_b, s_ab / cross)
 
 
+def _range_spectrum(cov: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Eigenpairs of a covariance on its range only, and whether it is singular.
+
+    Canonical directions lie in the range of each side's covariance (the cross-covariance
+    has no component in the null space), so the null space can be dropped exactly. With
+    fewer pairs than features that shrinks every later product to the rank, and the
+    eigensolver computes only the eigenvectors that can be non-zero.
+    """
+    d = cov.shape[0]
+    rank_bound = max(1, min(d, max_rank))
+    subset = None if rank_bound == d else [d - rank_bound, d - 1]
+    eig, vec = scipy.linalg.eigh(
+        cov, driver="evr", subset_by_index=subset, check_finite=False
+    )
+    keep = eig > _RANK_RTOL * max(float(eig[-1]), np.finfo(float).tiny)
+    return eig[keep], np.ascontiguousarray(vec[:, keep]), bool(keep.sum() < d)
+
+
 class _HeldOutFold:
     """One fold's training spectra and held-out second moments, rotated once.
 
@@ -362,23 +380,20 @@ class _HeldOutFold:
 
     def __init__(self, train: PairMoments, held: PairMoments) -> None:
         (cov_aa, cov_bb, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, held)
-        self.n_train = train.n
-        eig_a, vec_a = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
-        eig_b, vec_b = scipy.linalg.eigh(cov_bb, driver="evd", check_finite=False)
-        self.eig_a, self.eig_b = np.maximum(eig_a, 0.0), np.maximum(eig_b, 0.0)
+        self.eig_a, vec_a, self.singular_a = _range_spectrum(cov_aa, train.n - 1)
+        self.eig_b, vec_b, self.singular_b = _range_spectrum(cov_bb, train.n - 1)
         self.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
         self.held_aa = matmul(vec_a, matmul(s_aa, vec_a), trans_x=True)
         self.held_bb = matmul(vec_b, matmul(s_bb, vec_b), trans_x=True)
         self.held_ab = matmul(vec_a, matmul(s_ab, vec_b), trans_x=True)
-        self.cap = min(train.dim_a, train.dim_b, train.n - 1)
+        self.cap = min(self.eig_a.shape[0], self.eig_b.shape[0], train.n - 1)
 
     def evaluate(self, ridge_a: float, ridge_b: float) -> tuple[np.ndarray, ...] | None:
         """In-sample and held-out correlations (and spreads) of each canonical dimension at
         these ridges; None where a ridge of 0 meets a singular side (no solution)."""
         tiny = np.finfo(float).tiny
-        for eig, ridge in ((self.eig_a, ridge_a), (self.eig_b, ridge_b)):
-            if eig[0] + ridge <= _RANK_RTOL * max(float(eig[-1]), tiny):
-                return None
+        if (ridge_a == 0 and self.singular_a) or (ridge_b == 0 and self.singular_b):
+            return None
         scale_a = 1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a, tiny))
         scale_b = 1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b, tiny))
         left, rho, right = _singular_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
@@ -545,7 +560,7 @@ def select_linear_map_ridge(
     prepared = []
     for k in usable:
         (cov_aa, _, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(folds.training(k), folds.folds[k])
-        eig, vec = scipy.linalg.eigh(cov_aa, driver="evd", check_finite=False)
+        eig, vec = scipy.linalg.eigh(cov_aa, driver="evr", check_finite=False)
         rotated_cross = matmul(vec, cov_ab, trans_x=True)  # V' C_ab
         signal = np.sum(rotated_cross * matmul(vec, s_ab, trans_x=True), axis=1)
         spread_b = matmul(rotated_cross, matmul(s_bb, rotated_cross, trans_y=True))

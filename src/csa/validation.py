@@ -166,8 +166,8 @@ def check_pair(
         )
     if a_arr.shape[0] < min_pairs:
         raise TooFewPairsError(
-            f"got {a_arr.shape[0]} pair(s); at least {min_pairs} are needed to estimate "
-            "a covariance"
+            f"got {a_arr.shape[0]} pair(s) (n_samples={a_arr.shape[0]}); at least {min_pairs} "
+            "are needed to estimate a covariance"
         )
     return a_arr, b_arr
 
