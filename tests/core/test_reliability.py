@@ -211,7 +211,7 @@ def test_save_failures_name_the_requested_path(pairs, tmp_path):
         model.save(tmp_path)  # a folder
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(csa.ModelFileError, match="file/m.csa|folder"):
+    with pytest.raises(csa.ModelFileError, match=r"file/m\.csa|folder"):
         model.save(blocker / "m.csa")
 
 
