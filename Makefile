@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 # Debian packages that ship data and tools used by the bundled data sets; installed when missing.
-SYSTEM_PACKAGES := dataset-fashion-mnist espeak-ng flite fluidsynth fluid-soundfont-gm
+SYSTEM_PACKAGES := dataset-fashion-mnist espeak-ng flite fluidsynth fluid-soundfont-gm \
+                   openclipart-svg openclipart-png
 
 # KiCad's 3D part models (about 380 MB): only `make shapes3d` installs them, never setup.
 SHAPES3D_PACKAGE := kicad-packages3d
@@ -41,9 +42,11 @@ shapes3d: $(STAMP)
 	$(PIP) install --quiet -e '.[shapes3d]'
 	$(VENV)/bin/csa demo --section shapes3d-text --out results/shapes3d
 
+# Two pytest workers on two cores: one BLAS thread each. More threads than cores make
+# OpenBLAS's spinning pools stall each other (a 384 x 384 eigensolve: 0.06 s -> 3 s).
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(PY) -m pytest -n 2 -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
