@@ -119,59 +119,20 @@ def _read_array(path: Path) -> np.ndarray:
     return read_features(path)[0]
 
 
-def _read_items(source: Path, column: str | None, modality: str | None = None) -> list[Any]:
-    """Raw items of one side, in the order that pairs them (file names in natural order)."""
-    import re
+def _read_items(source: Path, column: str | None, modality: str | None = None) -> Any:
+    """Raw items of one side, in the order that pairs them, via :func:`csa.datasets.read_items`.
 
-    from csa.errors import DatasetError
+    Folders are read in natural order (``img_2`` before ``img_10``), an ImageFolder root
+    (one subfolder per class) with its labels, a Hugging Face ``metadata.csv``, and CSV or
+    parquet tables by the column the modality needs (or ``--column``); anything that could
+    mispair rows is an error naming the problem. An encoder that declares no modality
+    reads files from folders and text from everything else.
+    """
+    from csa.datasets import read_items
 
-    def natural(path: Path) -> list[Any]:
-        return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", path.name)]
-
-    if source.is_dir():
-        from csa.encoders.images import IMAGE_SUFFIXES
-
-        if modality not in (None, "image"):
-            raise DatasetError(f"{source} is a folder of files, but the encoder reads {modality}")
-        subfolders = sorted(p.name for p in source.iterdir() if p.is_dir())
-        if subfolders:
-            raise DatasetError(
-                f"{source} holds subfolders ({', '.join(subfolders[:5])}); give one folder of "
-                "images, or a CSV naming the files"
-            )
-        files = sorted(
-            (p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural
-        )
-        if not files:
-            raise DatasetError(f"{source} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        return [str(p) for p in files]
-    if not source.is_file():
-        raise DatasetError(f"input {source} not found")
-    if source.suffix.lower() == ".csv":
-        import csv
-
-        with source.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            fields = reader.fieldnames or []
-            wanted = (
-                ("file_name", "file", "path", "image")
-                if modality == "image"
-                else ("text", "caption", "sentence")
-            )
-            name = column or next((c for c in wanted if c in fields), None)
-            if name not in fields:
-                raise DatasetError(
-                    f"{source} has no column {name!r} for {modality or 'these'} items; columns: "
-                    f"{', '.join(fields)} (choose one with --column)"
-                )
-            values = [row[name] for row in reader]
-        if modality == "image":  # image paths, relative to the CSV
-            values = [str((source.parent / v).resolve()) for v in values]
-    else:
-        values = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not values:
-        raise DatasetError(f"{source} holds no items: there is nothing to encode")
-    return values
+    if modality not in ("text", "image", "audio"):
+        modality = "image" if source.is_dir() else "text"
+    return read_items(source, modality, column=column)
 
 
 def _read_lines(path: Path, what: str) -> list[str]:
@@ -186,42 +147,41 @@ def _read_lines(path: Path, what: str) -> list[str]:
     return lines
 
 
-def _label_indices(path: Path, class_names: list[str] | None, n_classes: int) -> np.ndarray:
+def _label_indices(
+    labels: Path | list[str] | None, class_names: list[str] | None, n_classes: int
+) -> np.ndarray:
     """True class indices: integers as given, names matched to ``class_names`` by name.
 
-    Matching by name is the only safe reading of name labels: sorting them (what an
-    unlabelled factorisation does) pairs 'shirt' with whatever class happens to sort
-    in its place in classes.txt.
+    Matching by name (:func:`csa.datasets.match_labels`) is the only safe reading of name
+    labels: sorting them (what an unlabelled factorisation does) pairs 'shirt' with
+    whatever class happens to sort in its place in classes.txt. ``labels`` is a file, or
+    the labels read with the items (ImageFolder class folders, a label column).
     """
+    from csa.datasets import match_labels
     from csa.datasets.embeddings import read_labels
     from csa.errors import InputError
 
-    values = read_labels(path)
+    where = "the inputs' labels" if isinstance(labels, list) else str(labels)
+    values = labels if isinstance(labels, list) else read_labels(labels)
     if len(values) == 0:
-        raise InputError(f"{path} holds no labels")
+        raise InputError(f"{where} holds no labels")
     if all(isinstance(v, int | np.integer) for v in values):
         y = np.asarray(values, dtype=np.int64)
         if y.min() < 0 or y.max() >= n_classes:
             raise InputError(
-                f"{path}: labels run {y.min()}..{y.max()} but there are {n_classes} classes"
+                f"{where}: labels run {y.min()}..{y.max()} but there are {n_classes} classes"
             )
-        return y
+        if class_names is None:
+            return y
     if class_names is None:
         raise InputError(
-            f"{path} holds class names; give --class-names so each name is matched to its "
+            f"{where} holds class names; give --class-names so each name is matched to its "
             "class (the rows of --classes have no names)"
         )
-    index = {name: i for i, name in enumerate(class_names)}
-    folded = {name.casefold(): i for i, name in enumerate(class_names)}
-    names = [str(v).strip() for v in values]
-    unknown = sorted({n for n in names if n not in index and n.casefold() not in folded})
-    if unknown:
-        shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
-        raise InputError(
-            f"{path}: {len(unknown)} label name(s) are not among the {len(class_names)} class "
-            f"names: {shown}"
-        )
-    return np.array([index.get(n, folded.get(n.casefold(), -1)) for n in names], dtype=np.int64)
+    try:
+        return match_labels(values, class_names)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def _write_json(path: Path | None, payload: dict[str, Any]) -> None:
@@ -305,19 +265,40 @@ def embed(
     from csa.multimodal import _modality
 
     enc = get(encoder)
-    items = _read_items(source, column, _modality(enc, encoder))
-    features = cached_encode(enc, items, cache_dir=cache_dir, batch_size=batch_size)
+    found = _read_items(source, column, _modality(enc, encoder))
+    features = cached_encode(enc, found.items, cache_dir=cache_dir, batch_size=batch_size)
     record = {
         "encoder": enc.name,
         "dim": int(enc.dim),
         "source": str(source),
-        "n": len(items),
-        "items": [str(item) for item in items],
+        "layout": found.layout,
+        "n": len(found),
+        "items": [str(item) for item in found.items],
+        "ids": found.ids,
+        "labels": found.labels,
     }
     _write_features(output, features, record)
+    written = [_sidecar_path(output).name]
+    ids_path = output.with_suffix(".ids.txt")
+    _write_lines(ids_path, found.ids, "item ids")
+    written.append(ids_path.name)
+    if found.labels is not None:
+        labels_path = output.with_suffix(".labels.txt")
+        _write_lines(labels_path, found.labels, "labels")
+        written.append(labels_path.name)
     console.print(
-        f"encoded {len(items)} items with {enc.name} -> {output} {features.shape} "
-        f"(rows listed in {_sidecar_path(output).name})"
+        f"encoded {len(found)} items ({found.layout}) with {enc.name} -> {output} "
+        f"{features.shape}; rows listed in {', '.join(written)}"
+    )
+
+
+def _write_lines(path: Path, lines: list[str], what: str) -> None:
+    from csa.errors import InputError
+    from csa.files import atomic_write
+
+    text = "".join(f"{line}\n" for line in lines)
+    atomic_write(
+        path, lambda tmp: tmp.write_text(text, encoding="utf-8"), error=InputError, what=what
     )
 
 
@@ -443,12 +424,22 @@ def fit(
 
 
 def _read_side(source: Path, column: str | None, modality: str | None) -> Any:
-    """Items of one side: a feature array for .npy/.parquet, else the raw items."""
-    return _read_array(source) if _is_features(source) else _read_items(source, column, modality)
+    """Items of one side: a feature array for .npy/.parquet, else the raw items.
+
+    A parquet table with ``--column`` named is read as raw items (that column), without
+    it as features.
+    """
+    if _is_features(source) and not (column is not None and source.suffix.lower() != ".npy"):
+        return _read_array(source)
+    return _read_items(source, column, modality)
 
 
 def _side_features(mm: Any, side: str, items: Any, batch_size: int) -> np.ndarray:
     """Raw items encoded by the recorded encoder (with a progress bar); arrays as given."""
+    from csa.datasets import RawItems
+
+    if isinstance(items, RawItems):
+        items = items.items
     if isinstance(items, np.ndarray):
         dim = mm.encoder_specs[side].dim
         if items.shape[1] != dim:
@@ -543,9 +534,12 @@ def _need_object(mm: Any, path: Path, command: str) -> Any:
 
 
 def _item_names(items: Any) -> list[str]:
+    """How results name each item: the text itself, a file's id (``class/name.png``), a row."""
     if isinstance(items, np.ndarray):
         return [f"row {i}" for i in range(items.shape[0])]
-    return [str(item) for item in items]
+    if items.modality == "text" and items.layout in ("lines", "list", "table", "hf-metadata"):
+        return [str(item) for item in items.items]
+    return list(items.ids)
 
 
 @app.command()
@@ -589,6 +583,19 @@ def classify(
             name, names[c], f"{result.scores[i, c]:.4f}", "-" if prob is None else f"{prob:.3f}"
         )
     console.print(table)
+    if not isinstance(data, np.ndarray) and data.labels is not None:
+        from csa.datasets import match_labels
+        from csa.errors import InputError
+
+        try:
+            truth = match_labels(data.labels, names)
+        except InputError:
+            pass  # folder names that are not class names: predictions only
+        else:
+            accuracy = float(np.mean(truth == result.indices))
+            console.print(
+                f"accuracy against the items' labels: {accuracy:.4f} ({len(truth)} items)"
+            )
     if result.probabilities is None:
         warnings.warn("no probabilities: the model was fitted without held-out pairs", stacklevel=1)
     _write_json(json_out, {"task": "classify", "class_names": names, "predictions": rows})
@@ -672,7 +679,10 @@ def flag(
     a = _read_side(items_a, column_a, mm.encoder_specs["a"].modality)
     b = _read_side(items_b, column_b, mm.encoder_specs["b"].modality)
     if len(a) != len(b):
-        raise InputError(f"{items_a} gives {len(a)} items but {items_b} gives {len(b)}")
+        raise InputError(
+            f"{items_a} gives {len(a)} items but {items_b} gives {len(b)}; item i of a must "
+            "pair with item i of b"
+        )
     if threshold is None:
         cal = mm.calibration_
         if cal is None:
@@ -715,8 +725,15 @@ def flag(
 # ------------------------------------------------------------------------------- eval
 def _eval_inputs(mm: Any, side: str, path: Path, batch_size: int = 32) -> np.ndarray:
     """Features for evaluation: a feature file as is, raw items through the recorded encoder."""
+    return _eval_inputs_labelled(mm, side, path, batch_size)[0]
+
+
+def _eval_inputs_labelled(
+    mm: Any, side: str, path: Path, batch_size: int = 32
+) -> tuple[np.ndarray, list[str] | None]:
+    """Features and, for raw items that carry them (ImageFolder, a label column), labels."""
     if _is_features(path):
-        return _read_array(path)
+        return _read_array(path), None
     if mm is None:
         from csa.errors import InputError
 
@@ -724,8 +741,8 @@ def _eval_inputs(mm: Any, side: str, path: Path, batch_size: int = 32) -> np.nda
             f"{path} is not a feature file (.npy/.parquet) and the model records no encoders "
             "to read raw items with"
         )
-    items = _read_items(path, None, mm.encoder_specs[side].modality)
-    return _side_features(mm, side, items, batch_size)
+    found = _read_items(path, None, mm.encoder_specs[side].modality)
+    return _side_features(mm, side, found, batch_size), found.labels
 
 
 def _sim_dim_option(sim_dim: int | None) -> dict[str, Any]:
@@ -738,8 +755,12 @@ def eval_zero_shot(
     model_path: Annotated[Path, typer.Option("--model", "-m", help="Model file.")],
     inputs: Annotated[Path, typer.Option(help="Inputs to classify: features or raw items.")],
     labels: Annotated[
-        Path, typer.Option(help="True classes: ints (.npy/.txt), or names matched to classes.")
-    ],
+        Path | None,
+        typer.Option(
+            help="True classes: ints (.npy/.txt), or names matched to classes (default: the "
+            "class folders of an ImageFolder --inputs)."
+        ),
+    ] = None,
     classes: Annotated[
         Path | None, typer.Option(help="Side-b class embeddings (.npy), one row per class.")
     ] = None,
@@ -780,11 +801,22 @@ def eval_zero_shot(
         )
     n_classes = class_embeddings.shape[0]
     ks = (1, 5) if n_classes > 5 else (1,)
+    features, item_labels = _eval_inputs_labelled(mm, "a", inputs)
+    if labels is None and item_labels is None:
+        raise InputError(
+            f"give --labels: {inputs} carries no labels (only an ImageFolder root, one "
+            "subfolder per class, or a table with a label column does)"
+        )
+    truth = _label_indices(item_labels if labels is None else labels, names, n_classes)
+    if truth.shape[0] != features.shape[0]:
+        raise InputError(
+            f"{inputs} gives {features.shape[0]} inputs but there are {truth.shape[0]} labels"
+        )
     result = zero_shot_classify(
         model,
-        _eval_inputs(mm, "a", inputs),
+        features,
         class_embeddings,
-        _label_indices(labels, names, n_classes),
+        truth,
         top_k=ks,
         **_sim_dim_option(sim_dim),
     )
