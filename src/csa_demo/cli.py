@@ -29,6 +29,29 @@ def demo(
         ),
     ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Embedding cache folder.")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Paper sections (imagenet, cosmos, flickr30k, coco): your data folder."),
+    ] = None,
+    encoder_a: Annotated[
+        str | None, typer.Option(help="Paper sections: image encoder (default: DINOv2-giant).")
+    ] = None,
+    encoder_b: Annotated[
+        str | None, typer.Option(help="Paper sections: text encoder (default: GTR-T5-large).")
+    ] = None,
+    pairs: Annotated[
+        list[int] | None,
+        typer.Option(help="Paper sections: pair budgets (repeatable; default the paper's)."),
+    ] = None,
+    clip: Annotated[
+        str | None, typer.Option(help="Paper sections: a CLIP model as the reference row.")
+    ] = None,
+    relabels: Annotated[
+        Path | None, typer.Option(help="imagenet: relabel file (default ROOT/real.json if any).")
+    ] = None,
+    test_size: Annotated[
+        int | None, typer.Option(help="Paper sections: test pairs kept (default all).")
+    ] = None,
 ) -> None:
     """Data-efficiency curves: CSA vs CCA, ASIF and LinearMap on every bundled pair."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,10 +62,14 @@ def demo(
         colour = {"start": "cyan", "done": "green", "failed": "red"}[state]
         console.print(f"[{colour}]{state:>6}[/] {name}")
 
+    given = {"root": root, "encoder_a": encoder_a, "encoder_b": encoder_b, "pairs": pairs,
+             "clip": clip, "relabels": relabels, "test_size": test_size}  # fmt: skip
+    options = {key: value for key, value in given.items() if value not in (None, [])}
     try:
         outcome = run_demo(
-            out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress
-        )
+            out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress,
+            options=options,
+        )  # fmt: skip
     except csa.CSAError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ SECTIONS: dict[str, str] = {
 OPT_IN_SECTIONS: dict[str, str] = {
     "shapes3d-text": "csa_demo.shapes3d_text",
 }
+# The paper's experiments (csa_demo.paper): opt-in too, on data the user holds (--root).
+PAPER_SECTIONS: tuple[str, ...] = ("imagenet", "cosmos", "flickr30k", "coco")
 
 
 @dataclass
@@ -45,20 +47,38 @@ def run_demo(
     sections: Sequence[str] | None = None,
     cache_dir: str | Path | None = None,
     on_section: Callable[[str, str], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> DemoOutcome:
     """Run the chosen sections and write the report to ``out_dir``.
 
     By default every section of :data:`SECTIONS`; those of :data:`OPT_IN_SECTIONS` run
-    only when named in ``sections``.
+    only when named in ``sections``, and so do :data:`PAPER_SECTIONS`, which take
+    ``options`` (``root``, encoders, ``pairs``, ``clip``, ...: see
+    :func:`csa_demo.paper.prepare`). Their data are read and their encoders built before
+    any section runs, so a wrong root fails the command at once with the reader's message.
     """
     from csa import ParameterError
     from csa_demo.report import write_report
 
-    known = {**SECTIONS, **OPT_IN_SECTIONS}
+    known = {**SECTIONS, **OPT_IN_SECTIONS, **dict.fromkeys(PAPER_SECTIONS, "csa_demo.paper")}
     chosen = list(SECTIONS) if sections is None else list(sections)
     unknown = [s for s in chosen if s not in known]
     if unknown:
         raise ParameterError(f"unknown demo section(s) {unknown}; choose from {list(known)}")
+    paper_chosen = [s for s in chosen if s in PAPER_SECTIONS]
+    if options and len(paper_chosen) != 1:
+        raise ParameterError(
+            f"{', '.join('--' + k.replace('_', '-') for k in options)} set up one paper "
+            f"section ({', '.join(PAPER_SECTIONS)}); name exactly one with --section"
+        )
+    prepared: dict[str, Any] = {}
+    if paper_chosen:
+        from csa_demo import paper
+
+        for name in paper_chosen:
+            prepared[name] = paper.prepare(
+                name, **dict(options or {}), cache_dir=cache_dir, quick=quick
+            )
     outcome = DemoOutcome()
     for name in chosen:
         if on_section:
@@ -66,7 +86,10 @@ def run_demo(
         started = time.perf_counter()
         try:
             module = importlib.import_module(known[name])
-            outcome.rows.extend(module.run(quick=quick, cache_dir=cache_dir))
+            if name in prepared:
+                outcome.rows.extend(module.run_prepared(prepared[name]))
+            else:
+                outcome.rows.extend(module.run(quick=quick, cache_dir=cache_dir))
         except Exception as exc:  # one broken section must not hide the others' results
             outcome.failures[name] = f"{type(exc).__name__}: {exc}"
             if on_section:
