@@ -17,7 +17,6 @@ without copying a chunk.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import blas
 
 
 def accumulator(rows: int, cols: int) -> np.ndarray:
@@ -32,6 +31,8 @@ def add_gram(upper: np.ndarray, x: np.ndarray) -> np.ndarray:
     it is (see :func:`symmetric`). Float32 ``x`` is multiplied in float32 and added in
     float64. Returns ``upper``, updated in place.
     """
+    from scipy.linalg import blas  # loaded by the first fit, not by ``import csa``
+
     (syrk,) = blas.get_blas_funcs(("syrk",), (x,))
     if x.dtype == np.float64:
         return syrk(1.0, x.T, beta=1.0, c=upper, trans=0, lower=0, overwrite_c=1)
@@ -41,6 +42,8 @@ def add_gram(upper: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def add_cross(total: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``total += x' y`` for C-ordered ``(n, d_x)`` and ``(n, d_y)`` arrays of one dtype."""
+    from scipy.linalg import blas
+
     (gemm,) = blas.get_blas_funcs(("gemm",), (x, y))
     if x.dtype == np.float64:
         return gemm(1.0, x.T, y.T, beta=1.0, c=total, trans_b=1, overwrite_c=1)
@@ -57,6 +60,8 @@ def matmul(
     x: np.ndarray, y: np.ndarray, *, trans_x: bool = False, trans_y: bool = False
 ) -> np.ndarray:
     """``op(x) @ op(y)`` for float64 matrices (the solver's small d x d products)."""
+    from scipy.linalg import blas
+
     return blas.dgemm(1.0, x, y, trans_a=trans_x, trans_b=trans_y)
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg import lapack
+
+# scipy.linalg is imported by the functions that use it: a fit needs it, ``import csa``
+# does not (it is most of the import time).
 
 from csa.errors import RankDeficientError, WeakFitWarning, warn
 from csa.linalg import matmul
@@ -125,6 +126,8 @@ def side_spectrum(moments: PairMoments, side: str) -> tuple[np.ndarray, np.ndarr
     """
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
+        import scipy.linalg
+
         comoment = moments.comoment_aa if side == "a" else moments.comoment_bb
         return scipy.linalg.eigh(comoment / moments.n, driver="evr", check_finite=False)
 
@@ -139,6 +142,8 @@ def side_rank(moments: PairMoments, side: str) -> int:
     """
 
     def compute() -> int:
+        from scipy.linalg import lapack
+
         cov = (moments.comoment_aa if side == "a" else moments.comoment_bb) / moments.n
         top = float(np.max(np.diag(cov)))
         if top <= 0:
@@ -153,6 +158,8 @@ def side_rank(moments: PairMoments, side: str) -> int:
 
 def _whitening_factor(cov: np.ndarray, rank: int, relative_ridge: float, side: str) -> np.ndarray:
     """Lower Cholesky factor ``L`` of ``C + r mu I``; ``W = L^(-T)`` whitens the side."""
+    import scipy.linalg
+
     d = cov.shape[0]
     if rank == 0:
         raise RankDeficientError(
@@ -183,6 +190,8 @@ def _singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     side's vectors follow as ``M v / rho``. Squaring costs precision only for
     correlations far below the largest, and those are dropped (``_RHO_RTOL``).
     """
+    import scipy.linalg
+
     tall = cross.shape[0] >= cross.shape[1]
     gram = matmul(cross, cross, trans_x=tall, trans_y=not tall)
     if not np.isfinite(gram).all():
@@ -242,6 +251,8 @@ def solve_cca(moments: PairMoments, ridge_a: float, ridge_b: float) -> Canonical
 
 
 def _solve(moments: PairMoments, ridge_a: float, ridge_b: float) -> CanonicalSolution:
+    import scipy.linalg
+
     cov_aa, cov_bb, cov_ab = moments.covariances()
     rank_a, rank_b = side_rank(moments, "a"), side_rank(moments, "b")
     chol_a = _whitening_factor(cov_aa, rank_a, ridge_a, "a")
@@ -360,12 +371,12 @@ def _range_spectrum(cov: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndar
     fewer pairs than features that shrinks every later product to the rank, and the
     eigensolver computes only the eigenvectors that can be non-zero.
     """
+    import scipy.linalg
+
     d = cov.shape[0]
     rank_bound = max(1, min(d, max_rank))
     subset = None if rank_bound == d else [d - rank_bound, d - 1]
-    eig, vec = scipy.linalg.eigh(
-        cov, driver="evr", subset_by_index=subset, check_finite=False
-    )
+    eig, vec = scipy.linalg.eigh(cov, driver="evr", subset_by_index=subset, check_finite=False)
     keep = eig > _RANK_RTOL * max(float(eig[-1]), np.finfo(float).tiny)
     return eig[keep], np.ascontiguousarray(vec[:, keep]), bool(keep.sum() < d)
 
@@ -551,6 +562,8 @@ def select_linear_map_ridge(
     random pairs, ``sqrt(tr(W' S_aa W S_bb))``, both about the training means. With
     ``C_aa = V diag(l) V'`` and ``W = V D V' C_ab``, each ridge costs O(d^2).
     """
+    import scipy.linalg
+
     usable = [k for k in range(folds.n_folds) if folds.folds[k].n >= MIN_ROWS_PER_FOLD]
     if len(usable) < 2:
         raise RankDeficientError(
