@@ -33,7 +33,6 @@ import numpy as np
 
 # scipy.linalg is imported by the functions that use it: a fit needs it, ``import csa``
 # does not (it is most of the import time).
-
 from csa.errors import RankDeficientError, WeakFitWarning, warn
 from csa.linalg import matmul
 from csa.moments import FoldMoments, PairMoments
