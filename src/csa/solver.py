@@ -414,8 +414,13 @@ class _HeldOutFold:
         c_ab = np.sum(proj_a * matmul(self.held_ab, proj_b), axis=0)
         c_aa = np.sum(proj_a * matmul(self.held_aa, proj_a), axis=0)
         c_bb = np.sum(proj_b * matmul(self.held_bb, proj_b), axis=0)
-        spread = np.sqrt(np.maximum(c_aa * c_bb, tiny))
-        return rho[:k], c_ab / spread, spread
+        spread = np.sqrt(np.maximum(c_aa, 0.0) * np.maximum(c_bb, 0.0))
+        # A direction with no held-out variance (a side's null space seen through float32
+        # round-off) has no correlation to speak of; elsewhere |c_ab| <= spread up to
+        # round-off, since the held-out second moments are positive semi-definite.
+        live = spread > 1e-12 * max(float(spread.max(initial=0.0)), tiny)
+        heldout = np.where(live, np.clip(c_ab / np.where(live, spread, 1.0), -1.0, 1.0), 0.0)
+        return rho[:k], heldout, np.where(live, spread, 0.0)
 
 
 def separation_curve(weights: np.ndarray, heldout: np.ndarray, spread: np.ndarray) -> np.ndarray:
