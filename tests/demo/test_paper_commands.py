@@ -40,7 +40,7 @@ def invoke(*args: str) -> tuple[int, str, list[dict]]:
     if out is not None and (out / "results.json").is_file():
         data = json.loads((out / "results.json").read_text())
         rows = data["rows"] if isinstance(data, dict) else data
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes else ""), rows
+    return result.exit_code, result.output, rows  # output holds stderr too
 
 
 def values(rows: list[dict], n_pairs: int) -> dict[str, dict[str, float]]:
@@ -79,7 +79,8 @@ def make_colour_captions(root: Path, coco: bool, per_colour: int = 6, n_test: in
             path = root / (folder or "flickr30k-images") / name
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels.astype(np.uint8)).save(path)
-            captions = [f"A {colour} square.", f"Something that is {colour}."]
+            # Numbered, so no two images share a caption (ties would count as misses).
+            captions = [f"A {colour} square, number {j}.", f"Something {colour}, no. {j}."]
             entry = {"filename": name, "split": split, "imgid": len(images),
                      "sentences": [{"raw": s} for s in captions]}  # fmt: skip
             if coco:
@@ -163,6 +164,7 @@ def test_retrieval_commands_beat_chance(tmp_path, section):
         # Colours generalise to held-out images: two of the 12 share a caption's colour.
         assert at[method]["caption->image R@5"] >= at["chance"]["caption->image R@5"] + 0.3
         assert at[method]["retrieval mAP"] >= 0.35
+        assert at[method]["image->caption R@1"] > at["chance"]["image->caption R@1"]
 
 
 def test_wrong_root_is_one_clear_line(tmp_path):
@@ -172,6 +174,7 @@ def test_wrong_root_is_one_clear_line(tmp_path):
     )  # fmt: skip
     assert code == 2
     assert "error:" in output and "COSMOS" in output and "Traceback" not in output
+    assert output.count("error:") == 1
     assert not (tmp_path / "out" / "results.json").exists()
 
 
