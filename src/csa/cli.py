@@ -490,7 +490,13 @@ def _describe(model: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
     cal = meta.get("calibration")
     if cal:
         info["temperature"] = f"{cal['temperature']:.4g}"
-        info["flag threshold"] = f"{cal['threshold']:.4g} (held-out AUC {cal['auc']:.3f})"
+        rates = ""
+        if "true_positive_rate" in cal and "false_positive_rate" in cal:
+            rates = (
+                f" (held-out: flags {cal['true_positive_rate']:.0%} of mismatched pairs, "
+                f"{cal['false_positive_rate']:.0%} of genuine ones)"
+            )
+        info["flag threshold"] = f"{cal['threshold']:.4g}{rates}"
     info["csa version"] = meta.get("csa_version", "?")
     return info
 
