@@ -42,9 +42,11 @@ METHODS: dict[str, Callable[..., csa.PairedModel]] = {
 RIDGE_GRID: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 #: What the tuned rows search per method (one protocol for all; ASIF's grid spans its
 #: paper's k=800, p=8 and the smaller values that win with few anchors).
+# sim_dim=None: the tuned rows scan sim_dim at query time on the held-out part, so the
+# candidate fits need not run the estimator's own fold search for it.
 PARAM_GRIDS: dict[str, dict[str, Sequence[Any]]] = {
-    "CSA": {"ridge": RIDGE_GRID},
-    "CCA": {"ridge": RIDGE_GRID},
+    "CSA": {"ridge": RIDGE_GRID, "sim_dim": (None,)},
+    "CCA": {"ridge": RIDGE_GRID, "sim_dim": (None,)},
     "LinearMap": {"ridge": RIDGE_GRID},
     "ASIF": {"k": (10, 50, 200, 800), "p": (1.0, 4.0, 8.0)},
 }
@@ -249,7 +251,12 @@ def fit_methods(
         chosen = tune_method(method, a, b, selection, labels, seed)
         if chosen is not None:
             params, options = chosen
-            fits.append(Fit(method, TUNED, _quiet_fit(METHODS[method](**params), a, b), options))
+            model = _quiet_fit(METHODS[method](**params), a, b)
+            if "sim_dim" in options:
+                # Refitted on the whole budget, the model may have fewer dimensions than
+                # the held-out part's fit had: keep the choice within what it has.
+                options = {**options, "sim_dim": min(options["sim_dim"], model.n_components_)}
+            fits.append(Fit(method, TUNED, model, options))
         if on_fit:
             on_fit()
     return fits
