@@ -155,3 +155,18 @@ def test_heldout_weights_replace_the_in_sample_correlations():
     # In-sample correlations are biased upward; held-out ones are not.
     assert heldout.weights_[:3].sum() < canonical.weights_[:3].sum()
     np.testing.assert_allclose(heldout.projection_a_, canonical.projection_a_)
+
+
+def test_ties_in_the_separation_go_to_the_smaller_sim_dim(monkeypatch):
+    """A flat tail (dimensions that add nothing) must not be kept: fewer dims, less noise."""
+    import csa.solver as solver
+
+    def flat_tail(weights, heldout, spread):
+        curve = np.full(weights.shape[0], 0.5)
+        curve[0] = 0.1
+        return curve
+
+    monkeypatch.setattr(solver, "separation_curve", flat_tail)
+    a, b = known_cca_pairs(500, (0.9, 0.8, 0.7), dim_a=8, dim_b=6, seed=12)
+    selection = solver.select_on_folds(moments_of(a, b, n_folds=5), equal_weights=True)
+    assert selection.sim_dim == 2
