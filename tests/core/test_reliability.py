@@ -349,3 +349,11 @@ def test_float32_input_multiplies_in_float32_and_stays_close(pairs):
     # float64 input keeps float64 products: identical to an explicit float64 fit.
     explicit = csa.CSA(ridge=0.1, sim_dim=None, precision="float64").fit(a, b)
     np.testing.assert_array_equal(explicit.projection_a_, exact.projection_a_)
+
+
+def test_unit_rows_survives_magnitudes_whose_squares_leave_float64():
+    from csa.linalg import unit_rows
+
+    for scale in (1e200, 1e-200):
+        np.testing.assert_allclose(unit_rows(np.array([[3.0, 4.0]]) * scale), [[0.6, 0.8]])
+    np.testing.assert_array_equal(unit_rows(np.zeros((2, 3))), np.zeros((2, 3)))
