@@ -126,8 +126,10 @@ def _modality(encoder: Any, registry: str | None) -> str | None:
     if registry is None:
         return None
     from csa.encoders import describe
+    from csa.encoders.names import parse_name
 
-    text = describe().get(registry, "")
+    # "efficientnet-lite0?image_size=64" is described under "efficientnet-lite0".
+    text = describe().get(parse_name(registry)[0], "")
     head, colon, _ = text.partition(":")
     return head.strip() if colon and " " not in head.strip() else None
 

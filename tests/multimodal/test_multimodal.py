@@ -135,3 +135,10 @@ def test_without_held_out_pairs_there_are_no_probabilities_and_no_threshold(fitt
         bare.flag(paths[:4], captions[:4])
     cal = bare.calibrate(paths[:16], captions[:16])
     assert bare.flag(paths[:4], captions[:4]).threshold == cal.threshold
+
+
+def test_modality_is_read_from_registry_names_with_options():
+    from csa.multimodal import _modality
+
+    assert _modality(object(), "efficientnet-lite0?image_size=64") == "image"
+    assert _modality(object(), "minilm-l6@128") == "text"
