@@ -22,6 +22,7 @@ from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.text import check_texts
 from csa.errors import EncoderError
+from csa.linalg import unit_rows
 
 # paraphrase-MiniLM-L3-v2 was trained with inputs cut at 128 word pieces.
 MINILM_L3_MAX_LENGTH = 128
@@ -107,7 +108,7 @@ class OnnxSentenceEncoder(BatchedEncoder):
         (tokens,) = self._session.run([self._token_output], feeds)
         pooled = mean_pool(tokens, mask)
         if self._normalize:
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            pooled = unit_rows(pooled)
         return pooled
 
 

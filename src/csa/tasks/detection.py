@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from csa.errors import InputError, ShapeError
+from csa.linalg import unit_rows
 from csa.tasks._common import (
     QueryOptions,
     ResultMixin,
@@ -226,10 +227,9 @@ class CosineScorer:
     @staticmethod
     def _unit(x: Any, name: str) -> np.ndarray:
         arr = as_scores(x, name, 2)
-        norms = np.linalg.norm(arr, axis=1, keepdims=True)
-        if np.any(norms == 0):
+        if not np.any(arr, axis=1).all():
             raise InputError(f"{name} has an all-zero row; its cosine is undefined")
-        return arr / norms
+        return unit_rows(arr)
 
     def similarity(self, a: Any, b: Any) -> np.ndarray:
         return self._unit(a, "a") @ self._unit(b, "b").T

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from csa.errors import InputError, ShapeError
+from csa.linalg import unit_rows
 from csa.scoring import score_matrix
 from csa.tasks._common import (
     QueryOptions,
@@ -128,15 +129,13 @@ def ensemble_prompt_embeddings(
         raise ShapeError(
             f"{emb.shape[0]} prompt embeddings cannot be split evenly into {n_classes} classes"
         )
-    norms = np.linalg.norm(emb, axis=1, keepdims=True)
-    if np.any(norms == 0):
+    if not np.any(emb, axis=1).all():
         raise InputError("a prompt embedding is all zeros; it has no direction to average")
-    per_class = (emb / norms).reshape(n_classes, -1, emb.shape[1]).mean(axis=1)
+    per_class = unit_rows(emb).reshape(n_classes, -1, emb.shape[1]).mean(axis=1)
     if renormalize:
-        mean_norms = np.linalg.norm(per_class, axis=1, keepdims=True)
-        if np.any(mean_norms == 0):
+        if not np.any(per_class, axis=1).all():
             raise InputError("the prompts of a class cancel out (mean embedding is zero)")
-        per_class = per_class / mean_norms
+        per_class = unit_rows(per_class)
     return per_class.astype(np.float32)
 
 
