@@ -357,3 +357,20 @@ def test_unit_rows_survives_magnitudes_whose_squares_leave_float64():
     for scale in (1e200, 1e-200):
         np.testing.assert_allclose(unit_rows(np.array([[3.0, 4.0]]) * scale), [[0.6, 0.8]])
     np.testing.assert_array_equal(unit_rows(np.zeros((2, 3))), np.zeros((2, 3)))
+
+
+def test_warnings_point_at_the_callers_line_from_every_entry_point():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((20, 30)), rng.standard_normal((20, 25))  # fewer pairs than dims
+    entries = {
+        "fit": lambda m: m.fit(a, b),
+        "partial_fit": lambda m: m.partial_fit(a, b),
+        "fit_chunks": lambda m: m.fit_chunks([(a[:10], b[:10]), (a[10:], b[10:])]),
+    }
+    for name, call in entries.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call(csa.CSA(ridge=0.5, sim_dim=None))
+        weak = [w for w in caught if issubclass(w.category, csa.WeakFitWarning)]
+        assert weak, name
+        assert all(w.filename == __file__ for w in weak), (name, [w.filename for w in weak])
