@@ -51,6 +51,17 @@ def add_cross(total: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return total
 
 
+def symmetrize_in_place(upper: np.ndarray) -> np.ndarray:
+    """Fill the lower triangle of an :func:`accumulator` from its upper one, in place.
+
+    Returns the symmetric result as a C-ordered view (the transpose of the Fortran
+    array, equal to it by symmetry): no d x d copy, where :func:`symmetric` makes one.
+    """
+    for j in range(upper.shape[0] - 1):
+        upper[j + 1 :, j] = upper[j, j + 1 :]
+    return upper.T
+
+
 def symmetric(upper: np.ndarray) -> np.ndarray:
     """The full symmetric matrix whose upper triangle is ``upper``'s, C-ordered."""
     return np.ascontiguousarray(np.triu(upper) + np.triu(upper, 1).T)

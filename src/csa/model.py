@@ -288,20 +288,27 @@ class MomentModel(PairedModel):
         if self.device is not None and not isinstance(self.device, str):
             raise ParameterError(f"device must be None, 'cpu' or 'cuda'; got {self.device!r}")
 
-    def _accumulator(self, dim_a: int, dim_b: int) -> MomentAccumulator:
+    def _needs_folds(self) -> bool:
+        """Whether a hyperparameter is chosen on held-out folds (else one fold suffices)."""
+        return True
+
+    def _accumulator(self, dim_a: int, dim_b: int, n_folds: int | None = None) -> MomentAccumulator:
         from csa.torch_backend import check_device
 
+        # Folds cost K x d^2 memory and smaller products; only a held-out choice needs them.
+        if n_folds is None:
+            n_folds = self.n_folds if self._needs_folds() else 1
         return MomentAccumulator(
             dim_a,
             dim_b,
-            n_folds=self.n_folds,
+            n_folds=n_folds,
             block_rows=self.chunk_size,
             product_dtype=_PRECISIONS[self.precision],
             device=check_device(self.device),
         )
 
     def _fit_arrays(self, a: np.ndarray, b: np.ndarray) -> None:
-        moments = self._accumulator(a.shape[1], b.shape[1]).add(a, b, first_row=0).moments()
+        moments = self._accumulator(a.shape[1], b.shape[1]).add(a, b, first_row=0).finish()
         self._commit(moments)
 
     def partial_fit(self, a: Any, b: Any) -> MomentModel:
@@ -314,9 +321,12 @@ class MomentModel(PairedModel):
         seen: FoldMoments | None = vars(self).get("moments_")
         first_row = 0 if seen is None else seen.n
         a_arr, b_arr = self._check_more_pairs(a, b, first_row)
-        chunk = self._accumulator(a_arr.shape[1], b_arr.shape[1])
+        # Later chunks are dealt to as many folds as the pairs seen so far.
+        chunk = self._accumulator(
+            a_arr.shape[1], b_arr.shape[1], None if seen is None else seen.n_folds
+        )
         chunk.add(a_arr, b_arr, first_row=first_row)
-        merged = chunk.moments() if seen is None else seen.merge(chunk.moments())
+        merged = chunk.finish() if seen is None else seen.merge(chunk.finish())
         if merged.n < 2:
             # One pair so far: remember it; the model is fitted from the second pair on.
             self._set_fitted(
@@ -341,7 +351,7 @@ class MomentModel(PairedModel):
             running.add(a_arr, b_arr, first_row=first_row)
         if running is None:
             raise TooFewPairsError("fit_chunks got no chunks at all")
-        self._commit(running.moments())
+        self._commit(running.finish())
         return self
 
     def fit_moments(self, moments: FoldMoments | PairMoments) -> MomentModel:
@@ -530,6 +540,10 @@ class CSA(MomentModel):
             check_int(self.sim_dim, "sim_dim", minimum=1)
         check_choice(self.weights, "weights", ["canonical", "heldout"])
         self._check_moment_params()
+
+    def _needs_folds(self) -> bool:
+        ridges = self.ridge if isinstance(self.ridge, tuple | list) else (self.ridge,)
+        return "auto" in ridges or self.sim_dim == "auto" or self.weights == "heldout"
 
     # ---- fitting ----------------------------------------------------------------
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import ShapeError
-from csa.linalg import accumulator, add_cross, add_gram, symmetric
+from csa.linalg import accumulator, add_cross, add_gram, symmetric, symmetrize_in_place
 
 #: Folds dealt by default: five held-out fifths, as in 5-fold cross-validation.
 N_FOLDS = 5
@@ -299,6 +299,20 @@ class _RunningMoments:
         self._ab += other.comoment_ab
         self._ab += weight * np.outer(delta_a, delta_b)
 
+    def finish(self) -> PairMoments:
+        """The moments, handing over the accumulators themselves (no d x d copies).
+
+        The running moments must not be added to afterwards.
+        """
+        return PairMoments(
+            n=self.n,
+            mean_a=self.mean_a,
+            mean_b=self.mean_b,
+            comoment_aa=symmetrize_in_place(self._aa),
+            comoment_bb=symmetrize_in_place(self._bb),
+            comoment_ab=self._ab,
+        )
+
     def snapshot(self) -> PairMoments:
         return PairMoments(
             n=self.n,
@@ -343,6 +357,8 @@ class MomentAccumulator:
 
     def add(self, a: np.ndarray, b: np.ndarray, *, first_row: int) -> MomentAccumulator:
         """Add validated paired rows; row i is row ``first_row + i`` of the whole stream."""
+        if not self._folds:
+            raise ShapeError("this accumulator was finished; start a new one to add rows")
         if (a.shape[1], b.shape[1]) != (self.dim_a, self.dim_b):
             raise ShapeError(
                 f"rows have dims ({a.shape[1]}, {b.shape[1]}) but the accumulator holds "
@@ -399,6 +415,14 @@ class MomentAccumulator:
         """The moments of every row added so far (a snapshot; adding more does not change it)."""
         return FoldMoments(tuple(fold.snapshot() for fold in self._folds))
 
+    def finish(self) -> FoldMoments:
+        """The moments of every row added, without copying the accumulators: the end of
+        a fit, where a snapshot would double the peak memory. Adding more afterwards is
+        refused."""
+        moments = FoldMoments(tuple(fold.finish() for fold in self._folds))
+        self._folds = []
+        return moments
+
 
 def moments_of(
     a: np.ndarray,
@@ -420,4 +444,4 @@ def moments_of(
         product_dtype=product_dtype,
         device=device,
     )
-    return running.add(a, b, first_row=first_row).moments()
+    return running.add(a, b, first_row=first_row).finish()

@@ -49,6 +49,9 @@ class LinearMap(MomentModel):
         check_ridge(self.ridge, words=_RIDGE_WORDS, pair=False)
         self._check_moment_params()
 
+    def _needs_folds(self) -> bool:
+        return self.ridge == "auto"
+
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:
         total = moments.total
         results = None
