@@ -374,3 +374,14 @@ def test_warnings_point_at_the_callers_line_from_every_entry_point():
         weak = [w for w in caught if issubclass(w.category, csa.WeakFitWarning)]
         assert weak, name
         assert all(w.filename == __file__ for w in weak), (name, [w.filename for w in weak])
+
+
+def test_float32_round_off_adds_no_canonical_dimensions():
+    """Ten distinct captions span 9 centred dimensions, in float32 products as in float64."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 2000)
+    captions = rng.standard_normal((10, 64)).astype(np.float32)[labels]
+    images = (rng.standard_normal((2000, 80)) + 2 * np.eye(10, 80)[labels]).astype(np.float32)
+    for precision in ("auto", "float64"):
+        model = csa.CSA(ridge=0.1, sim_dim=None, precision=precision).fit(images, captions)
+        assert model.n_components_ == 9, (precision, model.canonical_correlations_[:12])
