@@ -28,6 +28,7 @@ from csa.errors import (
     ModelFileError,
     NotFittedError,
     ParameterError,
+    RankDeficientError,
     ShapeError,
     SimDimError,
     TooFewPairsError,
@@ -457,21 +458,17 @@ class MomentModel(PairedModel):
     ) -> dict[str, Any]: ...
 
 
-def resolve_ridges(
-    spec: Any, moments: FoldMoments, *, pair: bool
-) -> tuple[tuple[Any, Any], tuple[float, float]]:
-    """Split a ridge parameter into per-side specs and the numbers fixed without search.
+def resolve_ridges(spec: Any, moments: FoldMoments) -> tuple[tuple[Any, Any], tuple[float, float]]:
+    """Split a ridge parameter into per-side specs and the numbers used without a search.
 
-    "oas" sides are resolved on all rows; "auto" sides get a placeholder (the search
-    replaces it).
+    Numbers stay numbers; "oas" sides, and "auto" sides for when no held-out search can
+    run, take the OAS ridge of all rows (computed once, O(d^2)).
     """
     spec_a, spec_b = spec if isinstance(spec, tuple | list) else (spec, spec)
-    if not pair:
-        spec_b = spec_a
-    oas = oas_ridges(moments.total) if "oas" in (spec_a, spec_b) else (0.0, 0.0)
+    words = {s for s in (spec_a, spec_b) if isinstance(s, str)}
+    oas = oas_ridges(moments.total) if words else (0.0, 0.0)
     fixed = tuple(
-        oas[i] if s == "oas" else (0.0 if s == "auto" else float(s))
-        for i, s in enumerate((spec_a, spec_b))
+        oas[i] if isinstance(s, str) else float(s) for i, s in enumerate((spec_a, spec_b))
     )
     return (spec_a, spec_b), (fixed[0], fixed[1])
 
@@ -547,18 +544,12 @@ class CSA(MomentModel):
 
     # ---- fitting ----------------------------------------------------------------
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:
-        (spec_a, spec_b), fixed = resolve_ridges(self.ridge, moments, pair=True)
+        (spec_a, spec_b), fixed = resolve_ridges(self.ridge, moments)
         wants_search = "auto" in (spec_a, spec_b, self.sim_dim) or self.weights == "heldout"
         selection = None
         if wants_search:
             selection = self._select(moments, spec_a == "auto", spec_b == "auto", fixed)
-        if selection is not None:
-            ridges = (selection.ridge_a, selection.ridge_b)
-        else:
-            oas = oas_ridges(moments.total)
-            ridges = tuple(
-                oas[i] if s == "auto" else fixed[i] for i, s in enumerate((spec_a, spec_b))
-            )
+        ridges = fixed if selection is None else (selection.ridge_a, selection.ridge_b)
         solution = solve_cca(moments.total, *ridges)
         k = int(solution.correlations.shape[0])
         if self.sim_dim == "auto":
@@ -581,8 +572,6 @@ class CSA(MomentModel):
 
     def _select(self, moments: FoldMoments, tune_a: bool, tune_b: bool, fixed: tuple) -> Any:
         """The held-out search, or None (with a warning) when the folds cannot support one."""
-        from csa.errors import RankDeficientError
-
         if moments.n_folds < 2:
             reason = "the moments carry no folds (n_folds=1 or plain PairMoments)"
         else:
