@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paper_fixtures import make_cosmos, make_imagenet
+from tiny_models import tiny_clip, tiny_dinov2
 
 pytestmark = [pytest.mark.filterwarnings("ignore::csa.WeakFitWarning"), pytest.mark.slow]
 
@@ -90,27 +91,12 @@ def make_colour_captions(root: Path, coco: bool, per_colour: int = 6, n_test: in
     (root / name).write_text(json.dumps({"images": images}), encoding="utf-8")
 
 
-def tiny_dinov2(folder: Path) -> Path:
-    """A random DINOv2 saved offline: the paper's encoder family at 32 dimensions."""
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(0)
-    config = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                          intermediate_size=32, image_size=32, patch_size=8)  # fmt: skip
-    Dinov2Model(config).save_pretrained(folder)
-    BitImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_convert_rgb=True
-    ).save_pretrained(folder)
-    return folder
-
-
 def test_imagenet_command_with_relabels(tmp_path):
     """Tuned rows need 20+ pairs: on 1280-d EfficientNet features they cost minutes on 2
     shared cores, so this run takes the paper's DINOv2 pooling on a tiny random DINOv2."""
     root = tmp_path / "imagenet"
     make_imagenet(root, train_per_class=10, val_per_class=4)  # writes real.json in root
-    dinov2 = f"hf-image:{tiny_dinov2(tmp_path / 'dinov2')}?pool=mean"
+    dinov2 = f"hf-image:{tiny_dinov2(tmp_path / 'dinov2', hidden_size=32)}?pool=mean"
     rows = run_section(
         tmp_path, "imagenet", root, "--pairs", "12", "--pairs", "30", "--encoder-a", dinov2
     )
@@ -193,3 +179,45 @@ def test_paper_encoders_fail_fast_offline(tmp_path, monkeypatch):
     code, output, _ = invoke("--section", "flickr30k", "--root", str(tmp_path / "f"),
                              "--out", str(tmp_path / "out"))  # fmt: skip
     assert code == 2 and "dinov2-giant" in output and "Traceback" not in output
+
+
+def _clip_caption_to_image_r1(model: Path, root: Path) -> float:
+    """Caption -> image Recall@1 of CLIP's own cosine on the test split, computed here."""
+    from csa.encoders.clip import clip_towers
+
+    entries = json.loads((root / "dataset_flickr30k.json").read_text())["images"]
+    test = [e for e in entries if e["split"] == "test"]
+    image_enc, text_enc = clip_towers(model)
+    images = image_enc.encode([str(root / "flickr30k-images" / e["filename"]) for e in test])
+    captions = [(i, s["raw"]) for i, e in enumerate(test) for s in e["sentences"]]
+    texts = text_enc.encode([c for _, c in captions])
+    best = np.argmax(texts @ images.T, axis=1)
+    return float(np.mean(best == np.array([i for i, _ in captions])))
+
+
+def test_clip_reference_row_is_clips_own_cosine(tmp_path):
+    """--clip NAME adds CLIP's own score as a pair-free reference row beside every method."""
+    root = tmp_path / "flickr30k"
+    make_colour_captions(root, coco=False)
+    model = tiny_clip(tmp_path / "clip")
+    rows = run_section(tmp_path, "flickr30k", root, "--pairs", "18", "--clip", str(model))
+    at = values(rows, 18)
+    label = f"CLIP {model}"
+    assert set(at[label]) == set(at["CSA (default)"])
+    assert at[label]["caption->image R@1"] == pytest.approx(
+        _clip_caption_to_image_r1(model, root)
+    )
+
+
+def test_clip_reference_in_the_cosmos_and_imagenet_commands(tmp_path):
+    model = tiny_clip(tmp_path / "clip")
+    make_cosmos(tmp_path / "cosmos")
+    rows = run_section(tmp_path / "c", "cosmos", tmp_path / "cosmos", "--clip", str(model))
+    at = values(rows, 6)
+    assert {"bilevel AUC", "image-caption AUC"} <= set(at[f"CLIP {model}"])
+    make_imagenet(tmp_path / "imagenet", train_per_class=4, val_per_class=2)
+    rows = run_section(
+        tmp_path / "i", "imagenet", tmp_path / "imagenet", "--pairs", "12", "--clip", str(model)
+    )
+    at = values(rows, 12)
+    assert set(at[f"CLIP {model}"]) == set(at["CSA (default)"])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import tiny_models
 
 pytest.importorskip("transformers")
 
@@ -17,54 +18,9 @@ from csa.encoders.hf_image import HFImageEncoder, pool_output
 from csa.errors import EncoderError
 
 
-def _tiny_tokenizer(folder: Path):
-    """A byte-level CLIP tokenizer with no merges: every printable byte is a token."""
-    from transformers import CLIPTokenizer
-
-    printable = [chr(b) for b in range(33, 127)]
-    vocab = {c: i for i, c in enumerate(printable)}
-    vocab.update({c + "</w>": len(vocab) + i for i, c in enumerate(printable)})
-    vocab["<|startoftext|>"] = len(vocab)
-    vocab["<|endoftext|>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")), vocab
-
-
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-
-    folder = tmp_path_factory.mktemp("clip")
-    tokenizer, vocab = _tiny_tokenizer(folder)
-    text = {
-        "vocab_size": len(vocab),
-        "hidden_size": 16,
-        "intermediate_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "max_position_embeddings": 24,
-        "bos_token_id": vocab["<|startoftext|>"],
-        "eos_token_id": vocab["<|endoftext|>"],
-    }
-    vision = {
-        "hidden_size": 16,
-        "intermediate_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 2,
-        "image_size": 32,
-        "patch_size": 8,
-    }
-    torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=8))
-    out = folder / "model"
-    model.save_pretrained(out)
-    processor = CLIPImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    CLIPProcessor(image_processor=processor, tokenizer=tokenizer).save_pretrained(out)
-    return out
+    return tiny_models.tiny_clip(tmp_path_factory.mktemp("clip"))
 
 
 def test_clip_towers_give_clips_own_cosine(tiny_clip: Path) -> None:
@@ -131,24 +87,7 @@ def test_a_model_without_two_towers_is_refused(tiny_dinov2: Path) -> None:
 # ---- DINOv2 pooling (hf-image ... ?pool=mean) --------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_dinov2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    torch.manual_seed(0)
-    config = Dinov2Config(
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        image_size=32,
-        patch_size=8,
-    )
-    out = tmp_path_factory.mktemp("dinov2") / "model"
-    Dinov2Model(config).save_pretrained(out)
-    BitImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_convert_rgb=True
-    ).save_pretrained(out)
-    return out
+    return tiny_models.tiny_dinov2(tmp_path_factory.mktemp("dinov2") / "model")
 
 
 def test_dinov2_mean_pooling_is_the_mean_of_the_last_hidden_state(tiny_dinov2: Path) -> None:
