@@ -204,9 +204,7 @@ def test_clip_reference_row_is_clips_own_cosine(tmp_path):
     at = values(rows, 18)
     label = f"CLIP {model}"
     assert set(at[label]) == set(at["CSA (default)"])
-    assert at[label]["caption->image R@1"] == pytest.approx(
-        _clip_caption_to_image_r1(model, root)
-    )
+    assert at[label]["caption->image R@1"] == pytest.approx(_clip_caption_to_image_r1(model, root))
 
 
 def test_clip_reference_in_the_cosmos_and_imagenet_commands(tmp_path):
