@@ -97,8 +97,8 @@ class _MomentsMemo:
     """Results computed from recently solved moments, keyed by the moments' identity.
 
     Fitting CSA and CCA on the same moments (they share one solution) then costs
-    nothing, and a ridge search reuses each side's rank. Moments are immutable, so identity is a safe key; only the last
-    few are kept.
+    nothing, and a ridge search reuses each side's rank. Moments are immutable, so
+    identity is a safe key; only the last few are kept.
     """
 
     def __init__(self, kept: int = 16) -> None:

@@ -52,6 +52,14 @@ def demo(
     test_size: Annotated[
         int | None, typer.Option(help="Paper sections: test pairs kept (default all).")
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Sections run side by side in this many processes (default: one per CPU, "
+            "at most 4; 1 runs them in turn, with one progress bar at a time).",
+        ),
+    ] = None,
 ) -> None:
     """Data-efficiency curves: CSA vs CCA, ASIF and LinearMap on every bundled pair."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -68,7 +76,7 @@ def demo(
     try:
         outcome = run_demo(
             out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress,
-            options=options,
+            options=options, jobs=jobs,
         )  # fmt: skip
     except csa.CSAError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)

@@ -36,13 +36,47 @@ def test_demo_runs_every_section_and_reports_failures(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_bad_section", bad)
     monkeypatch.setattr(demo, "SECTIONS", {"good": "fake_good_section", "bad": "fake_bad_section"})
     events = []
-    outcome = demo.run_demo(tmp_path, quick=True, on_section=lambda n, s: events.append((n, s)))
+    outcome = demo.run_demo(
+        tmp_path, quick=True, jobs=1, on_section=lambda n, s: events.append((n, s))
+    )
     assert len(outcome.rows) == 12
     assert "espeak-ng" in outcome.failures["bad"]
     assert ("good", "done") in events and ("bad", "failed") in events
     assert (tmp_path / "results.md").exists()
     with pytest.raises(Exception, match="unknown demo section"):
         demo.run_demo(tmp_path, sections=["nope"])
+
+
+def test_sections_run_in_worker_processes(tmp_path, monkeypatch):
+    """jobs=2: each section in its own process, one BLAS thread each on 2 CPUs, a failure
+    reported by name, and the report in section order whatever finished first."""
+    import os
+
+    monkeypatch.setattr(
+        demo,
+        "SECTIONS",
+        {"bad": "fake_sections.bad", "good": "fake_sections.good", "also": "fake_sections.good"},
+    )
+    monkeypatch.setattr(demo, "_cpus", lambda: 2)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    events = []
+    outcome = demo.run_demo(tmp_path, jobs=2, on_section=lambda n, s: events.append((n, s)))
+    assert "espeak-ng" in outcome.failures["bad"] and set(outcome.failures) == {"bad"}
+    assert {("good", "done"), ("also", "done"), ("bad", "failed")} <= set(events)
+    assert list(outcome.seconds) == ["bad", "good", "also"]
+    pids = {r["value"] for r in outcome.rows if r["metric"] == "pid"}
+    assert len(outcome.rows) == 4 and os.getpid() not in pids
+    assert {r["value"] for r in outcome.rows if r["metric"] == "blas threads"} == {1.0}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's environment is restored
+    with pytest.raises(Exception, match="jobs must be a whole number"):
+        demo.run_demo(tmp_path, jobs=0)
+
+
+def test_default_jobs_one_per_cpu_up_to_the_sections(monkeypatch):
+    monkeypatch.setattr(demo, "_cpus", lambda: 2)
+    assert demo.default_jobs(5) == 2 and demo.default_jobs(1) == 1
+    monkeypatch.setattr(demo, "_cpus", lambda: 64)
+    assert demo.default_jobs(5) == demo.MAX_DEFAULT_JOBS
 
 
 def _table(rows, metric):
