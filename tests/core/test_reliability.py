@@ -385,7 +385,7 @@ def test_float32_round_off_adds_no_canonical_dimensions():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 10, 3000)
     captions = (0.3 + 0.05 * rng.standard_normal((10, 384))).astype(np.float32)[labels]
-    images = (np.abs(rng.standard_normal((3000, 320))) + 2 * np.eye(10, 320)[labels])
+    images = np.abs(rng.standard_normal((3000, 320))) + 2 * np.eye(10, 320)[labels]
     for precision in ("auto", "float64"):
         model = csa.CSA(ridge=0.1, sim_dim=None, precision=precision)
         model.fit(images.astype(np.float32), captions)

@@ -96,9 +96,7 @@ def _save(path: Path, clips: AudioClips) -> None:
         "text": np.array(clips.text, dtype=str),
     }
     arrays.update({f"meta__{k}": np.asarray(v) for k, v in clips.meta.items()})
-    atomic_write(
-        path, lambda tmp: np.savez(tmp, **arrays), error=DatasetError, what="audio cache"
-    )
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), error=DatasetError, what="audio cache")
 
 
 def _load(path: Path) -> AudioClips:

@@ -109,7 +109,6 @@ class SentenceTransformerEncoder(BatchedEncoder):
                 download_hint=f"SentenceTransformer({self._model_id!r}).save('DIR')",
             ) from exc
 
-
     def _embedding_dim(self) -> int:
         getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
             self._model, "get_sentence_embedding_dimension", None
