@@ -149,17 +149,20 @@ def _reference_retrieval(scores, relevance, ks):
     return np.array(hits), np.array(aps)
 
 
-@pytest.mark.parametrize("n_relevant", ["one", "many"])
+@pytest.mark.parametrize("n_relevant", ["one", "few", "many"])
 def test_fast_ranking_matches_the_definition_with_heavy_ties(n_relevant):
+    """One relevant item per query, a few (ranks counted), many (rows sorted)."""
     rng = np.random.default_rng(11)
     for trial in range(20):
         n_q, n_g = rng.integers(1, 8), rng.integers(2, 15)
+        if n_relevant == "many":
+            n_g = rng.integers(40, 60)  # about 20 relevant per query: the sorting path
         scores = rng.integers(0, 1 + trial % 4, size=(n_q, n_g)).astype(float)  # many ties
         if n_relevant == "one":
             rel = np.zeros((n_q, n_g), dtype=bool)
             rel[np.arange(n_q), rng.integers(0, n_g, size=n_q)] = True
         else:
-            rel = rng.random((n_q, n_g)) < 0.4
+            rel = rng.random((n_q, n_g)) < (0.2 if n_relevant == "few" else 0.4)
             rel[np.arange(n_q), rng.integers(0, n_g, size=n_q)] = True
         hits, ap = per_query_retrieval(scores, rel, ks=(1, 2, 5))
         ref_hits, ref_ap = _reference_retrieval(scores, rel, (1, 2, 5))
