@@ -14,7 +14,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::csa.WeakFitWarning")
 
 def test_budgets_grid():
     assert sweep.budgets(1000) == [10, 30, 100, 300, 1000]
-    assert sweep.budgets(450) == [10, 30, 100, 300, 450]
+    assert sweep.budgets(500) == [10, 30, 100, 300, 500]
+    assert sweep.budgets(3200) == [10, 30, 100, 300, 1000, 3200]  # not 3000 beside 3200
     assert sweep.budgets(25, smallest=10) == [10, 25]
 
 
