@@ -41,10 +41,15 @@ def _direct_cca(a: np.ndarray, b: np.ndarray, ridge_a: float, ridge_b: float):
     return rho, proj_a, proj_b
 
 
-def test_heldout_correlations_equal_a_direct_computation_on_the_rows():
-    a, b = known_cca_pairs(900, (0.9, 0.7, 0.4), dim_a=7, dim_b=5, seed=5)
+@pytest.mark.parametrize(
+    ("n", "dim_a", "dim_b"),
+    [(900, 7, 5), (60, 120, 110)],  # many pairs; fewer pairs than half the features
+    ids=["full-rank", "low-rank"],
+)
+def test_heldout_correlations_equal_a_direct_computation_on_the_rows(n, dim_a, dim_b):
+    a, b = known_cca_pairs(n, (0.9, 0.7, 0.4), dim_a=dim_a, dim_b=dim_b, seed=5)
     folds = moments_of(a, b, n_folds=5)
-    held = fold_of(np.arange(900), 5) == 2
+    held = fold_of(np.arange(n), 5) == 2
     fold = _HeldOutFold(folds.training(2), folds.folds[2])
     ridge_a, ridge_b = 0.3, 0.05
     rho, heldout, spread = fold.evaluate(ridge_a, ridge_b)
@@ -59,7 +64,8 @@ def test_heldout_correlations_equal_a_direct_computation_on_the_rows():
     np.testing.assert_allclose(heldout, signs * c_ab / np.sqrt(c_aa * c_bb), atol=1e-9)
     # The separation criterion, from its definition.
     w = rho
-    expected = np.cumsum(w * np.abs(c_ab)) / np.sqrt(np.cumsum(w**2 * c_aa * c_bb))
+    # (signed: with few pairs a dimension can correlate negatively on held-out rows)
+    expected = np.cumsum(w * signs * c_ab) / np.sqrt(np.cumsum(w**2 * c_aa * c_bb))
     np.testing.assert_allclose(separation_curve(w, heldout, spread), expected, atol=1e-9)
 
 
@@ -114,13 +120,14 @@ def test_selection_beats_the_oas_rule_on_held_out_retrieval():
     assert np.mean(chosen) > 2 * np.mean(oas), (chosen, oas)
 
 
-def test_linear_map_ridge_search_matches_refits_on_the_rows():
+@pytest.mark.parametrize(("n", "dim_a"), [(500, 6), (80, 200)], ids=["full-rank", "low-rank"])
+def test_linear_map_ridge_search_matches_refits_on_the_rows(n, dim_a):
     """The O(d^2) per-ridge criterion equals scoring explicit refits on each fold."""
-    a, b = known_cca_pairs(500, (0.9, 0.5), dim_a=6, dim_b=4, seed=10)
+    a, b = known_cca_pairs(n, (0.9, 0.5), dim_a=dim_a, dim_b=4, seed=10)
     folds = moments_of(a, b, n_folds=5)
     grid = (0.01, 1.0, 30.0)
     _, results = select_linear_map_ridge(folds, grid)
-    ids = fold_of(np.arange(500), 5)
+    ids = fold_of(np.arange(n), 5)
     for r_index, ridge in enumerate(grid):
         for k in range(5):
             train, held = ids != k, ids == k
@@ -170,3 +177,28 @@ def test_ties_in_the_separation_go_to_the_smaller_sim_dim(monkeypatch):
     a, b = known_cca_pairs(500, (0.9, 0.8, 0.7), dim_a=8, dim_b=6, seed=12)
     selection = solver.select_on_folds(moments_of(a, b, n_folds=5), equal_weights=True)
     assert selection.sim_dim == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_range_spectrum_of_few_rows_equals_the_full_eigensolve(dtype):
+    """Pivoted Cholesky + SVD (fewer rows than half the features) against numpy's eigh,
+    also where float32 products leave a null space of round-off instead of zeros."""
+    from csa.solver import _range_spectrum
+
+    rng = np.random.default_rng(3)
+    n, d = 40, 200
+    x = (rng.standard_normal((n, d)) * np.geomspace(1, 1e-2, d)).astype(dtype)
+    x -= x.mean(0)
+    cov = (x.T @ x).astype(np.float64) / n
+    eig, vec, singular = _range_spectrum(cov, n - 1)
+    ref_eig, ref_vec = np.linalg.eigh(cov)
+    ref_eig, ref_vec = ref_eig[-(n - 1) :], ref_vec[:, -(n - 1) :]
+    assert singular and eig.shape == (n - 1,) and np.all(np.diff(eig) >= 0)
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(eig, ref_eig, atol=tol * ref_eig[-1])
+    # Same subspaces: the projectors onto the leading eigenvectors agree.
+    top = ref_eig > 1e-4 * ref_eig[-1]
+    np.testing.assert_allclose(
+        vec[:, top] @ vec[:, top].T, ref_vec[:, top] @ ref_vec[:, top].T, atol=100 * tol
+    )
+    np.testing.assert_allclose(vec.T @ vec, np.eye(n - 1), atol=1e-10)
