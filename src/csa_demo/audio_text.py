@@ -11,7 +11,7 @@ Two evaluations, each built so that a good score needs generalisation, not recal
 
 What is held out where: each budget of ``n_pairs`` training pairs (class-balanced,
 seeded, nested for growing ``n_pairs``) is all a method gets. The tuned rows
-(:func:`~csa_demo.sweep.run_sweep`) hold out a seeded fifth of that budget to choose
+(:func:`~csa_demo.sweep.run_tasks`) hold out a seeded fifth of that budget to choose
 every method's knobs by zero-shot accuracy on it (words; families; instrument names),
 then refit on the whole budget. The test synthesizer and test instruments are never
 used for any choice.
@@ -35,7 +35,8 @@ from csa.datasets import PairedDataset, load
 from csa.encoders import Encoder, cached_encode, get
 from csa.tasks import zero_shot_classify
 from csa_demo.probe import probe_accuracy
-from csa_demo.sweep import Selection, run_sweep
+from csa_demo.sweep import Selection, run_tasks
+from csa_demo.sweep import Task as SweepTask
 
 EXPERIMENT = "audio-text"
 METRIC = "zero-shot top-1"
@@ -77,40 +78,43 @@ def sweep(
 ) -> list[dict[str, Any]]:
     """Every method on class-balanced budgets of the pool ``(a, b)``, scored per task.
 
-    Budgets are drawn stratified by ``strata``; hyperparameters are chosen per task, on
-    the budget's own held-out rows, as a user tuning for that task would.
+    Budgets are drawn stratified by ``strata``; the default fits are shared by the tasks,
+    hyperparameters chosen per task on the budget's own held-out rows, as a user tuning
+    for that task would.
     """
     pool = PairedDataset(name=dataset, a=a, b=b, modalities=("audio", "text"), labels=strata)
     grid = sorted({min(int(k), len(pool)) for k in n_pairs})
-    rows: list[dict[str, Any]] = []
-    for task in tasks:
 
-        def score(model: Any, options: dict[str, Any], seed: int, task: Task = task) -> dict:
+    def as_task(task: Task) -> SweepTask:
+        def score(model: Any, options: dict[str, Any], seed: int) -> dict:
             result = zero_shot_classify(
                 model, task.x_test, task.classes_test, task.y_test, top_k=(1,), **options
             )
             return {METRIC: result.top1}
 
-        def probe(index: np.ndarray, seed: int, task: Task = task) -> dict:
+        def probe(index: np.ndarray, seed: int) -> dict:
             if not task.probe:
                 return {}
             acc = probe_accuracy(a[index], task.labels[index], task.x_test, task.y_test)
             return {"linear-probe": {METRIC: acc}}
 
-        rows += run_sweep(
-            EXPERIMENT,
+        return SweepTask(
             f"{dataset}{task.suffix} (test {task.y_test.size})",
-            a,
-            b,
-            n_pairs=grid,
-            sample_index=lambda n, seed: pool.sample_index(n, seed=seed),
-            score=score,
-            selection=Selection("accuracy", task.labels, task.classes),
-            seeds=seeds,
+            score,
+            Selection("accuracy", task.labels, task.classes),
             references=probe,
             floors={"chance": {METRIC: 1.0 / task.classes_test.shape[0]}},
         )
-    return rows
+
+    return run_tasks(
+        EXPERIMENT,
+        a,
+        b,
+        [as_task(task) for task in tasks],
+        n_pairs=grid,
+        sample_index=lambda n, seed: pool.sample_index(n, seed=seed),
+        seeds=seeds,
+    )
 
 
 def _encode_audio(encoder: Encoder, data: PairedDataset, cache_dir: Any) -> np.ndarray:

@@ -237,7 +237,22 @@ def tune_method(
     return dict(result.best_params), dict(result.best_query)
 
 
-def fit_methods(
+def default_fits(
+    a: np.ndarray,
+    b: np.ndarray,
+    methods: Sequence[str] = tuple(METHODS),
+    on_fit: Callable[[], None] | None = None,
+) -> list[Fit]:
+    """Every method as a user gets it (no hyperparameter given), fitted on ``(a, b)``."""
+    fits = []
+    for method in methods:
+        fits.append(Fit(method, DEFAULT, _quiet_fit(METHODS[method](), a, b)))
+        if on_fit:
+            on_fit()
+    return fits
+
+
+def tuned_fits(
     a: np.ndarray,
     b: np.ndarray,
     selection: Selection,
@@ -247,12 +262,10 @@ def fit_methods(
     methods: Sequence[str] = tuple(METHODS),
     on_fit: Callable[[], None] | None = None,
 ) -> list[Fit]:
-    """Default and tuned fits of every method on the same budget ``(a, b)``."""
+    """Every method with the knobs :func:`tune_method` chose, refitted on all of ``(a, b)``;
+    none when the budget is too small to hold pairs out."""
     fits: list[Fit] = []
     for method in methods:
-        fits.append(Fit(method, DEFAULT, _quiet_fit(METHODS[method](), a, b)))
-        if on_fit:
-            on_fit()
         chosen = tune_method(method, a, b, selection, labels, seed)
         if chosen is not None:
             params, options = chosen
@@ -265,6 +278,88 @@ def fit_methods(
         if on_fit:
             on_fit()
     return fits
+
+
+def fit_methods(
+    a: np.ndarray,
+    b: np.ndarray,
+    selection: Selection,
+    *,
+    labels: np.ndarray | None = None,
+    seed: int = 0,
+    methods: Sequence[str] = tuple(METHODS),
+) -> list[Fit]:
+    """Default and tuned fits of every method on the same budget ``(a, b)``."""
+    return default_fits(a, b, methods) + tuned_fits(
+        a, b, selection, labels=labels, seed=seed, methods=methods
+    )
+
+
+@dataclass(frozen=True)
+class Task:
+    """One evaluation of a sweep's fits: how they are scored and how tuned rows choose.
+
+    ``dataset`` labels its rows; ``score(model, options, seed)`` measures a fit on the
+    task's test set; ``references(index, seed)`` adds per-budget ceilings and ``floors``
+    pair-free rows repeated at every budget, so they plot as lines.
+    """
+
+    dataset: str
+    score: Score
+    selection: Selection
+    references: References | None = None
+    floors: Mapping[str, Metrics] | None = None
+
+
+def run_tasks(
+    experiment: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    tasks: Sequence[Task],
+    *,
+    n_pairs: Sequence[int],
+    sample_index: Callable[[int, int], np.ndarray],
+    seeds: Sequence[int] = (0,),
+    methods: Sequence[str] = tuple(METHODS),
+) -> list[dict[str, Any]]:
+    """Result rows of every task, method, reference and floor at every budget and seed.
+
+    ``a``, ``b`` are the training pool's features; ``sample_index(n, seed)`` draws a
+    budget's rows of it (class-balanced and nested where the data set can). The default
+    fits of a budget do not depend on the task, so several tasks of one pool (one
+    instrument set scored by family and by name) share them; tuned rows are chosen per
+    task, by its own selection metric, as a user tuning for that task would.
+    """
+    plan = [(n, s) for n in n_pairs for s in (seeds if n <= MULTI_SEED_MAX_PAIRS else seeds[:1])]
+    rows: list[dict[str, Any]] = []
+    by_task: list[list[dict[str, Any]]] = [[] for _ in tasks]
+    label = f"{experiment} {tasks[0].dataset}" + (f" (+{len(tasks) - 1})" if len(tasks) > 1 else "")
+    steps = len(plan) * len(methods) * (1 + len(tasks))
+    with tqdm(total=steps, desc=label, unit="fit", leave=False, disable=None) as bar:
+        for n, seed in plan:
+            index = sample_index(n, seed)
+            shared = default_fits(a[index], b[index], methods, on_fit=lambda: bar.update(1))
+            for task, out in zip(tasks, by_task, strict=True):
+                selection = task.selection
+                labels = None if selection.labels is None else selection.labels[index]
+                fits = shared + tuned_fits(
+                    a[index], b[index], selection, labels=labels, seed=seed, methods=methods,
+                    on_fit=lambda: bar.update(1),
+                )  # fmt: skip
+                for fit in fits:
+                    metrics = task.score(fit.model, fit.options, seed)
+                    out += result_rows(
+                        experiment, task.dataset, fit.label, n, metrics, seed, fit.params
+                    )
+                if task.references is not None:
+                    for name, metrics in task.references(index, seed).items():
+                        out += result_rows(experiment, task.dataset, name, n, metrics, seed)
+                if task.floors and seed == seeds[0]:
+                    for name, metrics in task.floors.items():
+                        out += result_rows(experiment, task.dataset, name, n, metrics)
+    for out in by_task:
+        rows += out
+    return rows
 
 
 def run_sweep(
@@ -282,33 +377,9 @@ def run_sweep(
     floors: Mapping[str, Metrics] | None = None,
     methods: Sequence[str] = tuple(METHODS),
 ) -> list[dict[str, Any]]:
-    """Result rows of every method, reference and floor at every budget and seed.
-
-    ``a``, ``b`` are the training pool's features; ``sample_index(n, seed)`` draws a
-    budget's rows of it (class-balanced and nested where the data set can). ``score``
-    measures a fit on the section's test set; ``references`` adds per-budget ceilings;
-    ``floors`` are pair-free rows repeated at every budget so they plot as lines.
-    """
-    plan = [(n, s) for n in n_pairs for s in (seeds if n <= MULTI_SEED_MAX_PAIRS else seeds[:1])]
-    rows: list[dict[str, Any]] = []
-    with tqdm(
-        total=len(plan) * len(methods), desc=f"{experiment} {dataset}", unit="method",
-        leave=False, disable=None,
-    ) as bar:  # fmt: skip
-        for n, seed in plan:
-            index = sample_index(n, seed)
-            labels = None if selection.labels is None else selection.labels[index]
-            fits = fit_methods(
-                a[index], b[index], selection, labels=labels, seed=seed, methods=methods,
-                on_fit=lambda: bar.update(0.5),
-            )  # fmt: skip
-            for fit in fits:
-                metrics = score(fit.model, fit.options, seed)
-                rows += result_rows(experiment, dataset, fit.label, n, metrics, seed, fit.params)
-            if references is not None:
-                for name, metrics in references(index, seed).items():
-                    rows += result_rows(experiment, dataset, name, n, metrics, seed)
-            if floors and seed == seeds[0]:
-                for name, metrics in floors.items():
-                    rows += result_rows(experiment, dataset, name, n, metrics)
-    return rows
+    """:func:`run_tasks` with one task: the sweep of a section with one test set."""
+    task = Task(dataset, score, selection, references, floors)
+    return run_tasks(
+        experiment, a, b, [task], n_pairs=n_pairs, sample_index=sample_index, seeds=seeds,
+        methods=methods,
+    )  # fmt: skip

@@ -108,3 +108,37 @@ def test_fitted_params_prefer_the_values_a_model_chose():
             return {"ridge": "auto", "chunk_size": None}
 
     assert sweep.fitted_params(Model(), {"sim_dim": np.int64(3)}) == {"ridge": 0.5, "sim_dim": 3}
+
+
+def test_tasks_of_one_pool_share_the_default_fits(monkeypatch):
+    """Two tasks: one default fit per method and budget, tuned fits chosen per task."""
+    a, b = known_cca_pairs(120, (0.9, 0.8), dim_a=10, dim_b=8, seed=4)
+    calls = []
+    real = sweep.default_fits
+    monkeypatch.setattr(sweep, "default_fits", lambda *x, **k: calls.append(1) or real(*x, **k))
+    scored: dict[str, list] = {"first": [], "second": []}
+
+    def task(name):
+        def score(model, options, seed):
+            scored[name].append(model)
+            return {"score": float(model.score_pairs(a[:40], b[:40], **options).mean())}
+
+        return sweep.Task(name, score, sweep.Selection("map"), floors={"chance": {"score": 0.0}})
+
+    rows = sweep.run_tasks(
+        "exp", a, b, [task("first"), task("second")], n_pairs=[60, 120],
+        sample_index=lambda n, seed: np.arange(n), seeds=(0,), methods=("CSA", "ASIF"),
+    )  # fmt: skip
+    assert len(calls) == 2  # one per budget, not per task
+    defaults = [m for m in scored["first"] if m in scored["second"]]
+    assert len(defaults) == 4  # CSA and ASIF defaults at two budgets, the same objects
+    assert [r["dataset"] for r in rows] == sorted(r["dataset"] for r in rows)  # task by task
+    for name in ("first", "second"):
+        methods = {r["method"] for r in rows if r["dataset"] == name}
+        assert methods == {
+            "CSA (default)",
+            "CSA (tuned)",
+            "ASIF (default)",
+            "ASIF (tuned)",
+            "chance",
+        }
