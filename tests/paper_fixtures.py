@@ -33,19 +33,38 @@ def write_image(path: Path, seed: int, size: tuple[int, int] = (12, 10), mode: s
     return path
 
 
+def write_devkit_meta(path: Path) -> dict[int, int]:
+    """The devkit's meta.mat for IMAGENET_CLASSES, numbered out of sorted order, with one
+    WordNet ancestor (it has children, so it is no class). Returns class index -> ID."""
+    from scipy.io import savemat
+
+    ids = {2: 1, 0: 2, 1: 3}  # great white shark is ILSVRC2012_ID 1, tench 2, goldfish 3
+    fields = [("ILSVRC2012_ID", "O"), ("WNID", "O"), ("words", "O"), ("num_children", "O")]
+    entries = [(ids[k], wnid, words, 0) for k, (wnid, words) in enumerate(IMAGENET_CLASSES)]
+    entries.append((4, "n01439121", "cyprinid", 2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, {"synsets": np.array(entries, dtype=fields)})
+    return ids
+
+
 def make_imagenet(
     root: Path, layout: str = "kaggle", train_per_class: int = 4, val_per_class: int = 2
 ) -> dict[str, object]:
-    """ImageNet as Kaggle ships it ("kaggle") or in synset folders ("folders").
+    """ImageNet as Kaggle ships it ("kaggle"), in synset folders ("folders"), or as the
+    official release with its devkit ("devkit": meta.mat numbers the classes in an order
+    that is not the sorted synsets', as the real one does).
 
     Returns the validation file names with their true and ReaL-style labels; the second
     validation image of class 0 is "mislabelled" (ReaL says class 1), and the last
     image has an empty ReaL list (no valid label).
     """
     root.mkdir(parents=True, exist_ok=True)
-    (root / "LOC_synset_mapping.txt").write_text(
-        "".join(f"{wnid} {names}\n" for wnid, names in IMAGENET_CLASSES), encoding="utf-8"
-    )
+    if layout == "devkit":
+        devkit_ids = write_devkit_meta(root / "ILSVRC2012_devkit_t12" / "data" / "meta.mat")
+    else:
+        (root / "LOC_synset_mapping.txt").write_text(
+            "".join(f"{wnid} {names}\n" for wnid, names in IMAGENET_CLASSES), encoding="utf-8"
+        )
     data = root / "ILSVRC" / "Data" / "CLS-LOC" if layout == "kaggle" else root
     seed = 0
     for wnid, _ in IMAGENET_CLASSES:
@@ -63,6 +82,9 @@ def make_imagenet(
             write_image(folder / f"{name}.JPEG", seed)
             val_files.append(name)
             val_labels.append(k)
+    if layout == "devkit":
+        truth = root / "ILSVRC2012_devkit_t12" / "data" / "ILSVRC2012_validation_ground_truth.txt"
+        truth.write_text("".join(f"{devkit_ids[k]}\n" for k in val_labels), encoding="utf-8")
     if layout == "kaggle":
         with (root / "LOC_val_solution.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

@@ -23,7 +23,7 @@ from paper_fixtures import (
 
 
 # ---- ImageNet ----------------------------------------------------------------------
-@pytest.mark.parametrize("layout", ["kaggle", "folders"])
+@pytest.mark.parametrize("layout", ["kaggle", "folders", "devkit"])
 def test_imagenet_train_and_val(tmp_path: Path, layout: str) -> None:
     truth = make_imagenet(tmp_path, layout=layout)
     train = load("imagenet", root=tmp_path, split="train")
@@ -35,6 +35,45 @@ def test_imagenet_train_and_val(tmp_path: Path, layout: str) -> None:
     val = load("imagenet", root=tmp_path, split="val")
     by_name = {Path(p).stem: int(k) for p, k in zip(val.a, val.labels, strict=True)}
     assert by_name == dict(zip(truth["val_files"], truth["val_labels"], strict=True))
+
+
+def test_imagenet_devkit_ids_go_through_their_synsets(tmp_path: Path) -> None:
+    """The devkit numbers the shark 1: its images must still get class index 2, the index
+    ReaL and every other file use, and the ReaL relabels must line up with them."""
+    truth = make_imagenet(tmp_path, layout="devkit")
+    assert not (tmp_path / "LOC_synset_mapping.txt").exists()
+    data = tmp_path / "ILSVRC2012_devkit_t12" / "data"
+    assert (data / "ILSVRC2012_validation_ground_truth.txt").read_text().split()[:2] == ["2", "2"]
+    val = load("imagenet", root=tmp_path, split="val", relabels=truth["relabels"])
+    assert val.labels.tolist() == truth["val_labels"]
+    assert val.class_names == ("tench", "goldfish", "great white shark")
+    known, wrong = relabel_flags(val)
+    assert wrong.tolist() == [name == truth["val_files"][1] for name in map(_stem, val.a)]
+    assert known.sum() == len(val) - 1
+
+
+def _stem(path: str) -> str:
+    return Path(path).stem
+
+
+def test_imagenet_devkit_errors(tmp_path: Path) -> None:
+    make_imagenet(tmp_path, layout="devkit")
+    data = tmp_path / "ILSVRC2012_devkit_t12" / "data"
+    truth = data / "ILSVRC2012_validation_ground_truth.txt"
+    truth.write_text("2\n7\n")
+    with pytest.raises(DatasetError, match=r"line 2: '7' is not an ILSVRC2012_ID"):
+        load("imagenet", root=tmp_path, split="val")
+    (data / "meta.mat").write_bytes(b"MATLAB 5.0 MAT-file, but edited by hand")
+    with pytest.raises(DatasetError, match=r"is not the ILSVRC2012 devkit's meta\.mat"):
+        load("imagenet", root=tmp_path, split="train")
+    from scipy.io import savemat
+
+    savemat(data / "meta.mat", {"classes": np.arange(3)})
+    with pytest.raises(DatasetError, match=r"is not the ILSVRC2012 devkit's meta\.mat"):
+        load("imagenet", root=tmp_path, split="train")
+    make_imagenet(tmp_path / "text", layout="kaggle")
+    with pytest.raises(DatasetError, match=r"needs the devkit's meta\.mat"):
+        load("imagenet", root=tmp_path / "text", split="val", val_labels=truth)
 
 
 def test_imagenet_relabels_flag_mislabelled_rows_after_subsampling(tmp_path: Path) -> None:

@@ -16,11 +16,18 @@ with "An image of {label}." (the paper's prompt), labelled by synset. Layouts re
   ``DIR/val/*.JPEG`` with a label file: ``LOC_val_solution.csv``, or a two-column text
   file of ``<file> <synset or class index>`` lines (Caffe's ``val.txt``), given as
   ``val_labels=``;
+- the official release with its development kit (as torchvision's ``ImageNet`` reads
+  it): ``DIR/ILSVRC2012_devkit_t12/data/meta.mat`` (the synsets, MATLAB format) and
+  ``.../data/ILSVRC2012_validation_ground_truth.txt`` (one ``ILSVRC2012_ID`` per line,
+  line i for ``ILSVRC2012_val_<i>``), beside ``DIR/train/<synset>/`` and ``DIR/val/``.
+  The devkit numbers classes 1-1000 in its own order, not the sorted-synset order of
+  every other file here (ReaL's indices included): its IDs go through their synsets;
 - the synset -> name mapping ``LOC_synset_mapping.txt`` (or Caffe's ``synset_words.txt``,
-  the same format) in ``DIR``, or given as ``synset_mapping=``. Its line order is the
-  class index order (sorted synsets, the usual 0-999). The class name is the first
-  synonym ("tench"); note that two pairs of classes share a first name ("crane",
-  "maillot"), as in the paper's prompts.
+  the same format) in ``DIR``, or given as ``synset_mapping=``, or the devkit's
+  ``meta.mat``. The class index order is the sorted synsets (the usual 0-999), which is
+  the line order of the text files. The class name is the first synonym ("tench");
+  note that two pairs of classes share a first name ("crane", "maillot"), as in the
+  paper's prompts.
 
 Mislabel detection: ``relabels=`` names a file of re-annotated validation labels; each
 row's valid labels go to ``info["relabels"]`` keyed by image path, and
@@ -48,9 +55,12 @@ from csa.errors import DatasetError
 
 DEFAULT_TEMPLATE = "An image of {label}."
 _LAYOUT = (
-    "LOC_synset_mapping.txt, and train/<synset>/*.JPEG and val/ (or ILSVRC/Data/CLS-LOC/"
-    "train and val) with LOC_val_solution.csv or val/<synset>/ folders"
+    "LOC_synset_mapping.txt (or ILSVRC2012_devkit_t12/data/meta.mat), and "
+    "train/<synset>/*.JPEG and val/ (or ILSVRC/Data/CLS-LOC/train and val) with "
+    "LOC_val_solution.csv, the devkit's ground truth file or val/<synset>/ folders"
 )
+_DEVKIT_DATA = ("ILSVRC2012_devkit_t12/data", "devkit/data")
+_DEVKIT_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
 _SYNSET = re.compile(r"^n\d{8}$")
 _VAL_ID = re.compile(r"ILSVRC2012_val_(\d{8})")
 _IMAGE_ENDINGS = (".jpeg", ".jpg", ".png")
@@ -76,6 +86,66 @@ def read_synset_mapping(path: Path) -> tuple[list[str], list[str], list[str]]:
     if not synsets:
         raise DatasetError(f"{path} holds no synsets")
     return synsets, names, synonyms
+
+
+def devkit_folder(base: Path) -> Path | None:
+    """The devkit's ``data`` folder under ``base``, if it holds ``meta.mat``."""
+    for relative in _DEVKIT_DATA:
+        if (base / relative / "meta.mat").is_file():
+            return base / relative
+    return None
+
+
+def read_devkit_meta(path: Path) -> tuple[list[str], list[str], list[str], dict[int, str]]:
+    """The devkit's 1000 classes in sorted-synset order (synsets, first names, synonyms)
+    and its own numbering, ``ILSVRC2012_ID -> synset``, which the ground truth file uses.
+
+    ``meta.mat`` is MATLAB's format, read by scipy (no pickle); its ``synsets`` struct
+    also lists the WordNet ancestors of the classes, which have children and are skipped.
+    """
+    import scipy.io
+
+    try:
+        table = scipy.io.loadmat(path, squeeze_me=True)["synsets"]
+        ids = np.asarray(table["ILSVRC2012_ID"], dtype=np.int64).reshape(-1)
+        wnids = [str(w).strip() for w in np.asarray(table["WNID"]).reshape(-1)]
+        words = [str(w).strip() for w in np.asarray(table["words"]).reshape(-1)]
+        children = np.asarray(table["num_children"], dtype=np.int64).reshape(-1)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, NotImplementedError) as exc:
+        raise DatasetError(
+            f"{path} is not the ILSVRC2012 devkit's meta.mat (a 'synsets' struct with "
+            f"ILSVRC2012_ID, WNID, words and num_children): {exc}"
+        ) from exc
+    leaves = [i for i in range(len(wnids)) if children[i] == 0]
+    bad = [wnids[i] for i in leaves if not _SYNSET.match(wnids[i]) or not words[i]]
+    if not leaves or bad:
+        raise DatasetError(f"{path}: no classes, or malformed synsets {listing(bad)}")
+    by_id = {int(ids[i]): wnids[i] for i in leaves}
+    if len(by_id) != len(leaves) or len(set(by_id.values())) != len(leaves):
+        raise DatasetError(f"{path} numbers a class, or lists a synset, more than once")
+    order = sorted(leaves, key=lambda i: wnids[i])
+    synonyms = [words[i] for i in order]
+    names = [w.split(",")[0].strip() for w in synonyms]
+    return [wnids[i] for i in order], names, synonyms, by_id
+
+
+def read_devkit_ground_truth(
+    path: Path, by_id: dict[int, str], index: dict[str, int]
+) -> dict[str, int]:
+    """Image id -> class index from the devkit's one-ID-per-line validation labels."""
+    labels: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        value = line.strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) not in by_id:
+            raise DatasetError(
+                f"{path}, line {number}: {value[:40]!r} is not an ILSVRC2012_ID of meta.mat"
+            )
+        labels[f"ILSVRC2012_val_{number:08d}"] = index[by_id[int(value)]]
+    if not labels:
+        raise DatasetError(f"{path} holds no validation labels")
+    return labels
 
 
 def _images_in(folder: Path) -> list[str]:
@@ -153,20 +223,34 @@ def read_val_labels(path: Path, index: dict[str, int]) -> dict[str, int]:
 
 
 def _val_images(
-    folder: Path, root: Path, index: dict[str, int], val_labels: str | Path | None
+    folder: Path,
+    root: Path,
+    index: dict[str, int],
+    val_labels: str | Path | None,
+    devkit_ids: dict[int, str] | None,
 ) -> tuple[list[str], list[int]]:
     if any(p.is_dir() and p.name in index for p in folder.iterdir()):
         return _class_folders(folder, index)
+    candidates = [root / "LOC_val_solution.csv", root / "val.txt"]
+    devkit = devkit_folder(root)
+    if devkit is not None:
+        candidates.append(devkit / _DEVKIT_TRUTH)
     label_file = (
         Path(val_labels)
         if val_labels is not None
-        else first_existing(
-            [root / "LOC_val_solution.csv", root / "val.txt"], "ImageNet validation labels", _LAYOUT
-        )
+        else first_existing(candidates, "ImageNet validation labels", _LAYOUT)
     )
     if not label_file.is_file():
         raise DatasetError(f"ImageNet validation label file {label_file} not found")
-    known = read_val_labels(label_file, index)
+    if label_file.name == _DEVKIT_TRUTH:
+        if devkit_ids is None:
+            raise DatasetError(
+                f"{label_file} numbers classes by the devkit's ILSVRC2012_ID: it needs the "
+                "devkit's meta.mat as the synset mapping (ILSVRC2012_devkit_t12/data/meta.mat)"
+            )
+        known = read_devkit_ground_truth(label_file, devkit_ids, index)
+    else:
+        known = read_val_labels(label_file, index)
     paths = _images_in(folder)
     if not paths:
         raise DatasetError(f"no validation images (*.JPEG) in {folder}")
@@ -259,18 +343,22 @@ def load_imagenet(
     if "{label}" not in caption_template:
         raise DatasetError(f"caption_template must contain '{{label}}', got {caption_template!r}")
     base = require_root(root, "ImageNet", _LAYOUT)
+    devkit = devkit_folder(base)
+    candidates = [base / "LOC_synset_mapping.txt", base / "synset_words.txt"]
+    if devkit is not None:
+        candidates.append(devkit / "meta.mat")
     mapping = (
         Path(synset_mapping)
         if synset_mapping is not None
-        else first_existing(
-            [base / "LOC_synset_mapping.txt", base / "synset_words.txt"],
-            "ImageNet synset -> class name mapping",
-            _LAYOUT,
-        )
+        else first_existing(candidates, "ImageNet synset -> class name mapping", _LAYOUT)
     )
     if not mapping.is_file():
         raise DatasetError(f"ImageNet synset mapping file {mapping} not found")
-    synsets, names, synonyms = read_synset_mapping(mapping)
+    devkit_ids: dict[int, str] | None = None
+    if mapping.suffix.lower() == ".mat":
+        synsets, names, synonyms, devkit_ids = read_devkit_meta(mapping)
+    else:
+        synsets, names, synonyms = read_synset_mapping(mapping)
     index = {wnid: i for i, wnid in enumerate(synsets)}
     folder = first_existing(
         [base / "ILSVRC" / "Data" / "CLS-LOC" / split, base / split],
@@ -281,7 +369,7 @@ def load_imagenet(
     if split == "train":
         paths, labels = _class_folders(folder, index)
     else:
-        paths, labels = _val_images(folder, base, index, val_labels)
+        paths, labels = _val_images(folder, base, index, val_labels, devkit_ids)
     info: dict[str, Any] = {
         "source": str(base),
         "synsets": tuple(synsets),
