@@ -124,8 +124,8 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
     """Fixed fit, selecting fit and the two solves from moments, alternated for ``rounds``.
 
     Each round times ``CSA(ridge=0.1, sim_dim=None).fit``, ``CSA().fit``, then
-    ``fit_moments`` of both on the fold moments of the fixed fit (the fixed solve alone,
-    and the search plus final solve). Minimum over rounds of each; the peak memory is
+    ``fit_moments`` of both on the fold moments of the selecting fit (the fixed solve
+    alone, and the search plus final solve). Minimum over rounds of each; the peak memory is
     that of the first round's run.
     """
     import csa
@@ -137,8 +137,9 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
     steps = {
         "fixed_fit": lambda: fixed.fit(a, b),
         "select_fit": lambda: select.fit(a, b),
-        "fixed_solve": lambda: _fixed().fit_moments(_fresh(fixed.moments_)),
-        "select_solve": lambda: csa.CSA().fit_moments(_fresh(fixed.moments_)),
+        # On the selecting fit's moments: only they hold the folds (a fixed fit deals none).
+        "fixed_solve": lambda: _fixed().fit_moments(_fresh(select.moments_)),
+        "select_solve": lambda: csa.CSA().fit_moments(_fresh(select.moments_)),
     }
     # Warm-up (lazy imports, BLAS threads) so that the first timed fit is not charged it.
     _fixed().fit(np.asarray(a[:1000]), np.asarray(b[:1000]))

@@ -10,7 +10,7 @@ factors plus noise, written in blocks, then loaded), one child process alternate
 - ``fixed``: ``CSA(ridge=0.1, sim_dim=None).fit(a, b)``, no search;
 - ``select``: ``CSA().fit(a, b)``, ridges and sim_dim chosen on 5 held-out folds;
 - ``fixed solve`` / ``select solve``: ``fit_moments`` of each on the fold moments of
-  the fixed fit, i.e. the fit without accumulating: the selection alone is
+  the selecting fit, i.e. the fit without accumulating: the selection alone is
   ``select solve - fixed solve``, the accumulation ``fixed - fixed solve``.
 
 The minimum over rounds of each is reported, with its CPU seconds (all threads), since
