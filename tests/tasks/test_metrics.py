@@ -168,3 +168,44 @@ def test_fast_ranking_matches_the_definition_with_heavy_ties(n_relevant):
         ref_hits, ref_ap = _reference_retrieval(scores, rel, (1, 2, 5))
         np.testing.assert_array_equal(hits, ref_hits)
         np.testing.assert_allclose(ap, ref_ap)
+
+
+def test_round_off_differences_are_ties():
+    """Equal in exact arithmetic, apart by a few bits: ranked as ties (pessimistically)."""
+    below = np.nextafter(1.0, 0.0)
+    # The relevant item is one bit above an irrelevant one: a tie, so it is not first.
+    hits, ap = per_query_retrieval(np.array([[below, 1.0, 0.2]]), np.array([[0, 1, 0]], bool))
+    assert not hits[0, 0] and ap[0] == pytest.approx(0.5)
+    assert top_k_accuracy(np.array([[1.0, below]]), np.array([1])) == 0.0
+    assert roc_auc(np.array([1.0, below, 0.1]), np.array([1, 0, 0])) == pytest.approx(0.75)
+    # float32 scores carry float32 round-off: 1 - 2^-23 ties with 1 there, not in float64.
+    f32 = np.array([[np.nextafter(np.float32(1), np.float32(0)), 1.0]], dtype=np.float32)
+    assert top_k_accuracy(f32, np.array([1])) == 0.0
+    assert top_k_accuracy(f32.astype(np.float64) - [[1e-9, 0.0]], np.array([1])) == 1.0
+
+
+def test_metrics_do_not_move_with_round_off_noise():
+    """A two-valued scorer (signs of one canonical dimension, cosines of +-1) computed with
+    last-bit noise gives the metric of its exact scores, whatever the noise."""
+    rng = np.random.default_rng(5)
+    exact = np.where(rng.random((2, 300)) < 0.5, 1.0, -1.0)
+    relevant = rng.random((2, 300)) < 0.5
+    relevant[:, 0] = True
+    want = per_query_retrieval(exact, relevant)[1]
+    for _ in range(5):
+        noisy = exact * (1 + rng.integers(-4, 5, size=exact.shape) * np.finfo(float).eps)
+        np.testing.assert_allclose(per_query_retrieval(noisy, relevant)[1], want)
+    positive = relevant[0]
+    assert roc_auc(exact[0] * (1 + 3e-16), positive) == pytest.approx(roc_auc(exact[0], positive))
+
+
+def test_tie_snapping_never_reorders_scores():
+    from csa.tasks._common import round_off_ties
+
+    rng = np.random.default_rng(9)
+    for scale in (1e-30, 1.0, 1e30):
+        s = rng.standard_normal((4, 500)) * scale
+        snapped = round_off_ties(s, np.finfo(float).eps, per_row=True)
+        order = np.argsort(s, axis=1)
+        assert np.all(np.diff(np.take_along_axis(snapped, order, axis=1), axis=1) >= 0)
+        np.testing.assert_allclose(snapped, s, rtol=0, atol=1e-13 * scale)
