@@ -205,7 +205,17 @@ def test_tie_snapping_never_reorders_scores():
     rng = np.random.default_rng(9)
     for scale in (1e-30, 1.0, 1e30):
         s = rng.standard_normal((4, 500)) * scale
-        snapped = round_off_ties(s, np.finfo(float).eps, per_row=True)
+        s[0, :3] = (0.0, np.nextafter(1.0, 2.0) * scale, -scale)
+        snapped = round_off_ties(s, 46)
         order = np.argsort(s, axis=1)
         assert np.all(np.diff(np.take_along_axis(snapped, order, axis=1), axis=1) >= 0)
-        np.testing.assert_allclose(snapped, s, rtol=0, atol=1e-13 * scale)
+        np.testing.assert_allclose(snapped, s, rtol=2**-46, atol=0)
+
+
+def test_small_scores_that_differ_stay_apart():
+    """Relative to each score: 1e-20 and 2e-20 (ASIF's powered similarities) are no tie."""
+    scores = np.array([[2e-20, 1e-20, 1.0]])
+    hits, _ = per_query_retrieval(scores, np.array([[False, True, False]]), ks=(2,))
+    assert not hits[0, 0]  # ranked third: behind 1.0 and 2e-20, not tied with 2e-20
+    hits, _ = per_query_retrieval(scores, np.array([[True, False, False]]), ks=(2,))
+    assert hits[0, 0]

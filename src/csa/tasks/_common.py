@@ -34,46 +34,47 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-#: Scores this many units of round-off apart (of their own dtype, relative to the largest
-#: magnitude compared) count as tied in the ranking metrics.
-TIE_ULPS = 64
+#: Scores that agree in all but this many last bits of their dtype's precision count as
+#: tied in the ranking metrics (6 bits: 64 units of round-off).
+TIE_BITS = 6
 
 
-def as_scores(x: Any, name: str, ndim: int, ties: str | None = None) -> np.ndarray:
+def as_scores(x: Any, name: str, ndim: int, ties: bool = False) -> np.ndarray:
     """A finite float64 array of the given rank; NaN scores would rank silently wrong.
 
-    ``ties="row"`` (each row ranked on its own) or ``"all"`` (one ranking) makes scores
-    that differ by round-off only exact ties, see :func:`round_off_ties`.
+    ``ties=True`` makes scores that differ by round-off only exact ties, see
+    :func:`round_off_ties`.
     """
     arr = to_numpy(x, name)
     if arr.ndim != ndim:
         raise ShapeError(f"{name} must be {ndim}-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ShapeError(f"{name} is empty (shape {arr.shape})")
-    eps = float(np.finfo(arr.dtype).eps) if np.issubdtype(arr.dtype, np.floating) else 0.0
+    floating = np.issubdtype(arr.dtype, np.floating)
+    bits = int(np.finfo(arr.dtype).nmant) if floating else 0
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise NonFiniteError(f"{name} holds {bad} NaN or infinite values")
-    if ties is not None and eps > 0:
-        arr = round_off_ties(arr, eps, per_row=ties == "row")
+    if ties and bits > TIE_BITS:
+        arr = round_off_ties(arr, bits - TIE_BITS)
     return arr
 
 
-def round_off_ties(scores: np.ndarray, eps: float, per_row: bool) -> np.ndarray:
-    """Scores snapped to a grid of :data:`TIE_ULPS` round-offs of the largest magnitude.
+def round_off_ties(scores: np.ndarray, bits: int) -> np.ndarray:
+    """Scores rounded to ``bits`` bits of mantissa, each relative to its own magnitude.
 
     Two items a model scores identically in exact arithmetic often come out a few bits
     apart: a cosine that is exactly 1 computed as 0.9999999999999998, the same prediction
     summed in another order after the rows were shuffled. The pessimistic tie rule would
     then be decided by the last bit, and a metric would move with the row order (text ->
-    series mAP on two-class data moved by 0.02 between seeds of one fit). Snapping is
-    monotone, so it never reorders scores; it only merges those closer than the grid.
+    series mAP on two-class data moved by 0.02 between seeds of one fit). Rounding the
+    mantissa is monotone, so it never reorders scores, and relative, so small scores that
+    differ in their leading bits (ASIF's powered similarities of 1e-20) stay apart.
     """
-    top = np.max(np.abs(scores), axis=-1, keepdims=True) if per_row else np.max(np.abs(scores))
-    step = TIE_ULPS * eps * np.asarray(top, dtype=np.float64)
-    safe = np.where(step > 0, step, 1.0)
-    return np.where(step > 0, np.round(scores / safe) * safe, scores)
+    mantissa, exponent = np.frexp(scores)
+    scale = float(2**bits)
+    return np.ldexp(np.round(mantissa * scale) / scale, exponent)
 
 
 def as_labels(x: Any, name: str, n: int | None = None) -> np.ndarray:

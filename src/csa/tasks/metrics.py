@@ -4,10 +4,10 @@ Ties. A model that gives many items the same score must not be rewarded for it, 
 constant scorer would look perfect. All ranking metrics here (top-k accuracy, Recall@K,
 average precision) are therefore *pessimistic*: an item that must be found is ranked
 after every item that should not be found and has the same score. Among relevant items
-tied with each other the order does not change any metric. Scores that differ only by
-round-off (64 units of their dtype's precision, relative to the largest score compared)
-are ties too: equal in exact arithmetic, they would otherwise be ordered by their last
-bits. ROC AUC is the usual threshold sweep, where a positive tied with a negative counts
+tied with each other the order does not change any metric. Scores that agree in all but
+the last 6 bits of their dtype's precision (64 units of round-off, relative to each
+score) are ties too: equal in exact arithmetic, they would otherwise be ordered by their
+last bits. ROC AUC is the usual threshold sweep, where a positive tied with a negative counts
 one half; it is computed as the Mann-Whitney statistic from average ranks (equal to
 scikit-learn's ``roc_auc_score``, without importing scikit-learn).
 
@@ -39,7 +39,7 @@ def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
 
 def true_class_ranks(scores: Any, labels: Any) -> np.ndarray:
     """1-based pessimistic rank of the true class in each row of an (n, C) score matrix."""
-    s = as_scores(scores, "scores", 2, ties="row")
+    s = as_scores(scores, "scores", 2, ties=True)
     n, n_classes = s.shape
     y = as_labels(labels, "labels", n)
     if not np.issubdtype(y.dtype, np.integer):
@@ -111,7 +111,7 @@ def per_query_retrieval(
     Exposed per query so that retrieval over a large gallery can be accumulated block by
     block without holding the whole score matrix.
     """
-    s = as_scores(scores, "scores", 2, ties="row")
+    s = as_scores(scores, "scores", 2, ties=True)
     rel = _resolve_relevance(s, relevance, query_labels, gallery_labels)
     ks = _check_ks(ks)
     if np.all(rel.sum(axis=1) == 1):
@@ -222,7 +222,7 @@ def roc_auc(scores: Any, positive: Any) -> float:
     Higher scores should mean positive; for mismatch detection the positives are the
     genuine pairs, since every model's score is a similarity.
     """
-    s = as_scores(scores, "scores", 1, ties="all")
+    s = as_scores(scores, "scores", 1, ties=True)
     y = as_labels(positive, "positive", s.shape[0]).astype(bool)
     n_pos = int(y.sum())
     if n_pos == 0 or n_pos == y.shape[0]:
