@@ -76,10 +76,17 @@ def run_section(module_name: str, quick: bool, cache_dir: Any) -> tuple[list, fl
     Runs in a worker process too, so the failure travels back as text: one broken
     section must not hide the others' results.
     """
+    return _timed(
+        lambda: importlib.import_module(module_name).run(quick=quick, cache_dir=cache_dir)
+    )
+
+
+def _timed(run: Callable[[], list]) -> tuple[list, float, str | None]:
+    """``(rows, seconds, failure)`` of ``run()``, its exception caught as one line."""
     started = time.perf_counter()
     try:
-        rows = importlib.import_module(module_name).run(quick=quick, cache_dir=cache_dir)
-    except Exception as exc:
+        rows = run()
+    except Exception as exc:  # one broken section must not hide the others' results
         return [], round(time.perf_counter() - started, 1), f"{type(exc).__name__}: {exc}"
     return rows, round(time.perf_counter() - started, 1), None
 
@@ -188,13 +195,10 @@ def run_demo(
             continue
         report(name, "start")
         if name in prepared:
-            started = time.perf_counter()
-            try:
-                rows = importlib.import_module(known[name]).run_prepared(prepared[name])
-                failure = None
-            except Exception as exc:  # one broken section must not hide the others' results
-                rows, failure = [], f"{type(exc).__name__}: {exc}"
-            results[name] = (rows, round(time.perf_counter() - started, 1), failure)
+            module, data = known[name], prepared[name]
+            results[name] = _timed(
+                lambda m=module, d=data: importlib.import_module(m).run_prepared(d)
+            )
         else:
             results[name] = run_section(known[name], quick, cache_dir)
         report(name, "failed" if results[name][2] else "done")
