@@ -280,21 +280,6 @@ def tuned_fits(
     return fits
 
 
-def fit_methods(
-    a: np.ndarray,
-    b: np.ndarray,
-    selection: Selection,
-    *,
-    labels: np.ndarray | None = None,
-    seed: int = 0,
-    methods: Sequence[str] = tuple(METHODS),
-) -> list[Fit]:
-    """Default and tuned fits of every method on the same budget ``(a, b)``."""
-    return default_fits(a, b, methods) + tuned_fits(
-        a, b, selection, labels=labels, seed=seed, methods=methods
-    )
-
-
 @dataclass(frozen=True)
 class Task:
     """One evaluation of a sweep's fits: how they are scored and how tuned rows choose.
@@ -331,7 +316,6 @@ def run_tasks(
     task, by its own selection metric, as a user tuning for that task would.
     """
     plan = [(n, s) for n in n_pairs for s in (seeds if n <= MULTI_SEED_MAX_PAIRS else seeds[:1])]
-    rows: list[dict[str, Any]] = []
     by_task: list[list[dict[str, Any]]] = [[] for _ in tasks]
     label = f"{experiment} {tasks[0].dataset}" + (f" (+{len(tasks) - 1})" if len(tasks) > 1 else "")
     steps = len(plan) * len(methods) * (1 + len(tasks))
@@ -357,9 +341,7 @@ def run_tasks(
                 if task.floors and seed == seeds[0]:
                     for name, metrics in task.floors.items():
                         out += result_rows(experiment, task.dataset, name, n, metrics)
-    for out in by_task:
-        rows += out
-    return rows
+    return [row for out in by_task for row in out]
 
 
 def run_sweep(

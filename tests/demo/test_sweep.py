@@ -28,9 +28,14 @@ def test_validation_split_is_seeded_disjoint_and_refuses_tiny_budgets():
     assert sweep.validation_split(15, seed=0) is None  # 10 held out would leave 5 to fit
 
 
+def _fits(a, b, selection, seed):
+    """Default and tuned fits of every method on one budget, as run_tasks makes them."""
+    return sweep.default_fits(a, b) + sweep.tuned_fits(a, b, selection, seed=seed)
+
+
 def test_every_method_gets_a_default_and_a_tuned_fit_from_the_grids():
     a, b = known_cca_pairs(300, (0.9, 0.8, 0.7), dim_a=20, dim_b=15, seed=0)
-    fits = sweep.fit_methods(a, b, sweep.Selection("map"), seed=0)
+    fits = _fits(a, b, sweep.Selection("map"), seed=0)
     labels = [f.label for f in fits]
     for method in sweep.METHODS:
         assert f"{method} (default)" in labels and f"{method} (tuned)" in labels
@@ -51,15 +56,15 @@ def test_every_method_gets_a_default_and_a_tuned_fit_from_the_grids():
 
 def test_tiny_budgets_report_defaults_only():
     a, b = known_cca_pairs(15, (0.9,), dim_a=4, dim_b=3, seed=1)
-    fits = sweep.fit_methods(a, b, sweep.Selection("map"), seed=0)
+    fits = _fits(a, b, sweep.Selection("map"), seed=0)
     assert {f.variant for f in fits} == {"default"}
 
 
 def test_tuned_choice_beats_keeping_every_noise_dimension():
     a, b = known_cca_pairs(1500, (0.95, 0.9), dim_a=40, dim_b=30, seed=2, mixing_seed=5)
     ta, tb = known_cca_pairs(300, (0.95, 0.9), dim_a=40, dim_b=30, seed=3, mixing_seed=5)
-    fits = sweep.fit_methods(a, b, sweep.Selection("map"), methods=["CSA"])
-    tuned = next(f for f in fits if f.variant == "tuned")
+    tuned = sweep.tuned_fits(a, b, sweep.Selection("map"), methods=["CSA"])[0]
+    assert tuned.variant == "tuned"
     assert tuned.options["sim_dim"] <= 6
     with_choice = evaluate_retrieval(tuned.model, ta, tb, **tuned.options).mean_map
     every_dim = evaluate_retrieval(tuned.model, ta, tb, sim_dim=tuned.model.n_components_)
