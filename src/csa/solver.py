@@ -126,18 +126,25 @@ def side_rank(moments: PairMoments, side: str) -> int:
     """
 
     def compute() -> int:
-        from scipy.linalg import lapack
-
         cov = (moments.comoment_aa if side == "a" else moments.comoment_bb) / moments.n
-        top = float(np.max(np.diag(cov)))
-        if top <= 0:
-            return 0
-        _, _, rank, info = lapack.dpstrf(cov, lower=1, tol=_RANK_RTOL * top)
-        if info < 0:  # pragma: no cover - an argument error is a bug here, not bad input
-            raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
-        return int(rank)
+        return _pivoted_cholesky(cov)[2]
 
     return _MEMO.get(moments, ("rank", side), compute)
+
+
+def _pivoted_cholesky(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """LAPACK ``pstrf`` of a PSD matrix: ``(lower, pivots, rank)``, stopped once every
+    remaining pivot is below ``_RANK_RTOL`` times the largest variance; rank 0 (and
+    nothing factored) for a zero matrix. Only the first ``rank`` columns are valid."""
+    from scipy.linalg import lapack
+
+    top = float(np.max(np.diag(cov)))
+    if top <= 0:
+        return np.zeros((0, 0)), np.zeros(0, dtype=np.int32), 0
+    lower, pivots, rank, info = lapack.dpstrf(cov, lower=1, tol=_RANK_RTOL * top)
+    if info < 0:  # pragma: no cover - an argument error is a bug here, not bad input
+        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
+    return lower, pivots, int(rank)
 
 
 def _whitening_factor(cov: np.ndarray, rank: int, relative_ridge: float, side: str) -> np.ndarray:
@@ -385,16 +392,12 @@ def _low_rank_spectrum(cov: np.ndarray, rank_bound: int) -> tuple[np.ndarray, np
     """Eigenpairs (ascending) of a PSD matrix of rank at most ``rank_bound``, from the SVD
     of its pivoted Cholesky factor ``P L``: ``C = (P L)(P L)'``."""
     import scipy.linalg
-    from scipy.linalg import lapack
 
     d = cov.shape[0]
-    top = float(np.max(np.diag(cov)))
-    if not top > 0:
+    lower, pivots, rank = _pivoted_cholesky(cov)
+    if rank == 0:
         return np.zeros(0), np.zeros((d, 0))
-    lower, pivots, rank, info = lapack.dpstrf(cov, lower=1, tol=_RANK_RTOL * top)
-    if info < 0:  # pragma: no cover - an argument error is a bug here, not bad input
-        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
-    r = min(int(rank), rank_bound)
+    r = min(rank, rank_bound)
     factor = np.zeros((d, r))
     factor[pivots - 1] = np.tril(lower[:, :r])
     u, sv, _ = scipy.linalg.svd(factor, full_matrices=False, check_finite=False)
