@@ -227,12 +227,12 @@ def _val_images(
     root: Path,
     index: dict[str, int],
     val_labels: str | Path | None,
+    devkit: Path | None,
     devkit_ids: dict[int, str] | None,
 ) -> tuple[list[str], list[int]]:
     if any(p.is_dir() and p.name in index for p in folder.iterdir()):
         return _class_folders(folder, index)
     candidates = [root / "LOC_val_solution.csv", root / "val.txt"]
-    devkit = devkit_folder(root)
     if devkit is not None:
         candidates.append(devkit / _DEVKIT_TRUTH)
     label_file = (
@@ -369,7 +369,7 @@ def load_imagenet(
     if split == "train":
         paths, labels = _class_folders(folder, index)
     else:
-        paths, labels = _val_images(folder, base, index, val_labels, devkit_ids)
+        paths, labels = _val_images(folder, base, index, val_labels, devkit, devkit_ids)
     info: dict[str, Any] = {
         "source": str(base),
         "synsets": tuple(synsets),

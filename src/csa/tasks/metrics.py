@@ -7,9 +7,9 @@ after every item that should not be found and has the same score. Among relevant
 tied with each other the order does not change any metric. Scores that agree in all but
 the last 6 bits of their dtype's precision (64 units of round-off, relative to each
 score) are ties too: equal in exact arithmetic, they would otherwise be ordered by their
-last bits. ROC AUC is the usual threshold sweep, where a positive tied with a negative counts
-one half; it is computed as the Mann-Whitney statistic from average ranks (equal to
-scikit-learn's ``roc_auc_score``, without importing scikit-learn).
+last bits. ROC AUC is the usual threshold sweep, where a positive tied with a negative
+counts one half; it is computed as the Mann-Whitney statistic from average ranks (equal
+to scikit-learn's ``roc_auc_score``, without importing scikit-learn).
 
 Recall@K is the hit rate used for image-text retrieval: a query counts as found when at
 least one of its relevant items is among the first K. Average precision uses every
