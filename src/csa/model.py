@@ -189,30 +189,47 @@ class PairedModel(ABC):
         )
 
     # ---- scoring ----------------------------------------------------------------
-    def embed_a(self, a: Any, **options: Any) -> Any:
+    #: Whether the model's dimensions are nested, so a query may use its first ``sim_dim``.
+    nested_dims: ClassVar[bool] = False
+
+    def _query_sim_dim(self, sim_dim: int | None) -> int | None:
+        """The one check of a query's ``sim_dim``: any model takes None, nested ones an int."""
+        if sim_dim is not None and not self.nested_dims:
+            raise SimDimError(
+                f"{type(self).__name__} has no nested dimensions to truncate; sim_dim={sim_dim!r} "
+                "applies to CSA and CCA only (pass sim_dim=None)"
+            )
+        return sim_dim
+
+    def embed_a(self, a: Any, sim_dim: int | None = None) -> Any:
         """Side-a vectors whose inner products with :meth:`embed_b` are the scores."""
         self._check_fitted()
-        return self._embed_a(check_features(a, "a", n_features=self.n_features_a_), **options)
+        sim_dim = self._query_sim_dim(sim_dim)
+        return self._embed_a(check_features(a, "a", n_features=self.n_features_a_), sim_dim)
 
-    def embed_b(self, b: Any, **options: Any) -> Any:
+    def embed_b(self, b: Any, sim_dim: int | None = None) -> Any:
         """Side-b vectors whose inner products with :meth:`embed_a` are the scores."""
         self._check_fitted()
-        return self._embed_b(check_features(b, "b", n_features=self.n_features_b_), **options)
+        sim_dim = self._query_sim_dim(sim_dim)
+        return self._embed_b(check_features(b, "b", n_features=self.n_features_b_), sim_dim)
 
     @abstractmethod
-    def _embed_a(self, a: np.ndarray, **options: Any) -> Any: ...
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> Any: ...
 
     @abstractmethod
-    def _embed_b(self, b: np.ndarray, **options: Any) -> Any: ...
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> Any: ...
 
-    def similarity(self, a: Any, b: Any, **options: Any) -> np.ndarray:
-        """``(m_a, m_b)`` matrix of scores of every row of ``a`` against every row of ``b``."""
-        return _dense(self.embed_a(a, **options) @ self.embed_b(b, **options).T)
+    def similarity(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
+        """``(m_a, m_b)`` matrix of scores of every row of ``a`` against every row of ``b``.
 
-    def score_pairs(self, a: Any, b: Any, **options: Any) -> np.ndarray:
+        ``sim_dim`` (CSA and CCA) scores on the first that many dimensions without refitting.
+        """
+        return _dense(self.embed_a(a, sim_dim) @ self.embed_b(b, sim_dim).T)
+
+    def score_pairs(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
         """``(m,)`` score of row i of ``a`` with row i of ``b``."""
-        ea = self.embed_a(a, **options)
-        eb = self.embed_b(b, **options)
+        ea = self.embed_a(a, sim_dim)
+        eb = self.embed_b(b, sim_dim)
         if ea.shape[0] != eb.shape[0]:
             raise ShapeError(
                 f"score_pairs needs as many rows in a as in b; got {ea.shape[0]} and "
@@ -511,6 +528,7 @@ class CSA(MomentModel):
     """
 
     _equal_weights = False
+    nested_dims = True
 
     def __init__(
         self,
@@ -638,23 +656,11 @@ class CSA(MomentModel):
         s = self._resolve_sim_dim(sim_dim)
         return unit_rows(self._coords(x, side, s)) * np.sqrt(self._weights_for(s))
 
-    def _embed_a(self, a: np.ndarray, sim_dim: int | None = None) -> np.ndarray:
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> np.ndarray:
         return self._embed(a, "a", sim_dim)
 
-    def _embed_b(self, b: np.ndarray, sim_dim: int | None = None) -> np.ndarray:
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> np.ndarray:
         return self._embed(b, "b", sim_dim)
-
-    def similarity(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
-        """CSA scores of every row of ``a`` against every row of ``b``, ``(m_a, m_b)``.
-
-        ``sum_i w_i za_i zb_i / (|za| |zb|)`` over the first ``sim_dim`` canonical
-        dimensions (``w`` the canonical correlations); it lies in ``[-w_1, w_1]``.
-        """
-        return super().similarity(a, b, sim_dim=sim_dim)
-
-    def score_pairs(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
-        """CSA score of row i of ``a`` with row i of ``b``, ``(m,)``."""
-        return super().score_pairs(a, b, sim_dim=sim_dim)
 
     # ---- persistence ------------------------------------------------------------
     def _solution_arrays(self) -> dict[str, np.ndarray]:
