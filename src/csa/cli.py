@@ -975,7 +975,7 @@ class ExportFormat(StrEnum):
     pretrained = "pretrained"
     sentence_transformers = "sentence-transformers"
     onnx = "onnx"
-    torchscript = "torchscript"
+    torch = "torch"
 
 
 @app.command()
@@ -994,8 +994,8 @@ def export(
             "--format",
             "-f",
             help="pretrained: the whole model as a Hugging Face style folder; a tower as a "
-            "sentence-transformers folder, ONNX or TorchScript; auto: by the output's "
-            "suffix (.onnx, .pt) or the side's encoder.",
+            "sentence-transformers folder, ONNX or a torch.export program; auto: by the "
+            "output's suffix (.onnx, .pt2) or the side's encoder.",
         ),
     ] = ExportFormat.auto,
     sim_dim: Annotated[

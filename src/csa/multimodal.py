@@ -800,7 +800,7 @@ class MultimodalEncoder:
 
     def export(self, side: Side, path: str | Path, **options: Any) -> Path:
         """Write one side as a tower that runs without csa: a sentence-transformers folder,
-        an ONNX or a TorchScript file (see :func:`csa.export.export`)."""
+        an ONNX file or a torch.export program (see :func:`csa.export.export`)."""
         from csa.export import export
 
         return export(self, _check_side(side), path, **options)

@@ -8,7 +8,7 @@ encoder network followed by the fitted map, and gives the vectors of
 - ``"sentence-transformers"``: a text side built on sentence-transformers becomes a
   model folder that ``SentenceTransformer(folder).encode(texts)`` loads;
 - ``"onnx"``: an image side becomes one ONNX file, pixels in, vectors out;
-- ``"torchscript"``: the same as a TorchScript file for ``torch.jit.load``;
+- ``"torch"``: the same as a ``torch.export`` program (``.pt2``) for ``torch.export.load``;
 - :func:`tower` returns the image side as a plain ``torch.nn.Module``.
 
 Importing this package loads neither torch nor any model library.
@@ -22,8 +22,8 @@ from typing import Any
 from csa.errors import NotFittedError, ParameterError
 from csa.export.head import SharedSpaceMap, shared_space_map
 
-FORMATS = ("sentence-transformers", "onnx", "torchscript")
-_SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
+FORMATS = ("sentence-transformers", "onnx", "torch")
+_SUFFIX_FORMATS = {".onnx": "onnx", ".pt2": "torch"}
 
 
 def _fitted(mm: Any) -> None:
@@ -61,7 +61,7 @@ def tower(
 def resolve_format(mm: Any, side: str, path: str | Path, format: str = "auto") -> str:
     """The export format asked for, or for ``"auto"`` the one the path and encoder imply.
 
-    A ``.onnx`` path is ONNX, ``.pt`` TorchScript; any other path of a side whose
+    A ``.onnx`` path is ONNX, ``.pt2`` a torch.export program; any other path of a side whose
     encoder is built on sentence-transformers is a sentence-transformers folder.
     """
     if format != "auto":
@@ -77,7 +77,7 @@ def resolve_format(mm: Any, side: str, path: str | Path, format: str = "auto") -
     if isinstance(mm.encoder(side), SentenceTransformerEncoder):
         return "sentence-transformers"
     raise ParameterError(
-        f"cannot tell the export format from {str(path)!r}: end the path in .onnx or .pt, "
+        f"cannot tell the export format from {str(path)!r}: end the path in .onnx or .pt2, "
         "or give format= (one of " + ", ".join(FORMATS) + ")"
     )
 
@@ -115,11 +115,11 @@ def export(
             "source": _source(mm, side),
         }
         return write_sentence_transformers(mm.encoder(side), head, path, record)
-    from csa.export.files import tower_record, write_onnx, write_torchscript
+    from csa.export.files import tower_record, write_onnx, write_torch
 
     module = tower(mm, side, sim_dim=sim_dim, backbone=backbone, preprocess=preprocess)
     record = tower_record(module, _source(mm, side))
-    writer = write_onnx if chosen == "onnx" else write_torchscript
+    writer = write_onnx if chosen == "onnx" else write_torch
     return writer(module, path, record)
 
 

@@ -1,9 +1,9 @@
-"""Writing a tower to a file that runs without csa: ONNX and TorchScript.
+"""Writing a tower to a file that runs without csa: ONNX and a ``torch.export`` program.
 
 Both files carry, beside the network and the map, what a consumer needs to feed it
 and read it: the preprocessing (image size, resize, mean and std) and the map's
 description (side, method, ``sim_dim``, score = dot product), as JSON under the key
-``csa_tower``; ONNX keeps it in the model's metadata, TorchScript as an extra file.
+``csa_tower``; ONNX keeps it in the model's metadata, torch.export as an extra file.
 An ONNX file is run once through ONNX Runtime (when installed) before it is kept, so
 a graph the exporter got wrong never reaches the user.
 """
@@ -106,8 +106,12 @@ def _check_in_runtime(path: Path, tower: Any, example: Any) -> None:
         )
 
 
-def write_torchscript(tower: Any, path: str | Path, record: dict[str, Any]) -> Path:
-    """Trace ``tower`` to a TorchScript file: ``torch.jit.load(path)`` runs it without csa."""
+def write_torch(tower: Any, path: str | Path, record: dict[str, Any]) -> Path:
+    """Save ``tower`` as a ``torch.export`` program (batch size free).
+
+    ``torch.export.load(path).module()`` runs it with torch alone; ``torch.jit`` is
+    deprecated in the torch csa pins, so TorchScript is not offered.
+    """
     import torch
 
     from csa.files import atomic_write
@@ -115,12 +119,17 @@ def write_torchscript(tower: Any, path: str | Path, record: dict[str, Any]) -> P
     example = _examples(tower)
 
     def write(tmp: Path) -> None:
+        batch = {"pixels": {0: torch.export.Dim.DYNAMIC}}
         try:
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")  # tracer notices about Python control flow
-                traced = torch.jit.trace(tower, example, check_trace=False)
-        except Exception as exc:  # the tracer raises many types for untraceable code
-            raise EncoderError(f"torch could not trace the tower: {exc}") from exc
-        torch.jit.save(traced, str(tmp), _extra_files={f"{META_KEY}.json": json.dumps(record)})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # notices about weight layouts and tracing
+                program = torch.export.export(tower, (example,), dynamic_shapes=batch)
+                torch.export.save(
+                    program, str(tmp), extra_files={f"{META_KEY}.json": json.dumps(record)}
+                )
+        except OSError:
+            raise
+        except Exception as exc:  # torch.export raises many types for untraceable code
+            raise EncoderError(f"torch.export could not capture the tower: {exc}") from exc
 
-    return atomic_write(path, write, error=ModelFileError, what="TorchScript file")
+    return atomic_write(path, write, error=ModelFileError, what="torch.export file")

@@ -49,7 +49,7 @@ def sentence_transformer_of(encoder: Any) -> Any:
         raise EncoderError(
             f"encoder {encoder.name!r} ({type(encoder).__name__}) is not built on "
             "sentence-transformers, so it cannot become a sentence-transformers folder; "
-            "image towers export to ONNX or TorchScript"
+            "image towers export to ONNX or a torch.export program"
         )
     if getattr(model, "truncate_dim", None) is not None:
         raise EncoderError(
