@@ -16,8 +16,9 @@ The model file stays the one source of truth: ``config.json`` and the card are
 written from it and never read back into the model.
 
 The Hub needs the network. Without it every call here fails within seconds (a 1.5 s
-connection probe, bounded by a thread), never after the libraries' retries, with the
-two ways out: a local folder, or the Hugging Face cache filled while online.
+connection probe, then one metadata request under a 3 s timeout, each bounded by a
+thread), never after the libraries' retries, with the two ways out: a local folder,
+or the Hugging Face cache filled while online.
 """
 
 from __future__ import annotations
@@ -408,6 +409,55 @@ def _offline_reason() -> str | None:
     return None
 
 
+def _bounded(call: Callable[[], Any], budget_s: float) -> Any:
+    """What ``call`` returns or raises (the exception as a value), within ``budget_s`` s."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(call())
+        except Exception as exc:  # handed back to the caller, which names it
+            box.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(budget_s)
+    return box[0] if box else TimeoutError(f"no answer within {budget_s:g} s")
+
+
+def _ask_for_repo(hub: Any, repo_id: str, revision: str | None, token: Any) -> Any:
+    """The repository's metadata, or the exception asking for it raised, within seconds.
+
+    A connection probe alone can pass where HTTP then hangs (a proxy that accepts every
+    connection), so one metadata request runs under a short timeout before any
+    download or upload.
+    """
+    api = hub.HfApi(token=token)
+    return _bounded(
+        lambda: api.model_info(repo_id, revision=revision, timeout=PROBE_BUDGET_S),
+        PROBE_BUDGET_S + 0.5,
+    )
+
+
+def _missing(hub: Any, answer: Any) -> bool:
+    errors = hub.errors
+    return isinstance(answer, errors.RepositoryNotFoundError | errors.RevisionNotFoundError)
+
+
+def _repo_reason(hub: Any, repo_id: str, revision: str | None, token: Any) -> str | None:
+    """None when ``repo_id`` is there to download; why not, when the Hub does not answer."""
+    answer = _ask_for_repo(hub, repo_id, revision, token)
+    if _missing(hub, answer):
+        raise ModelFileError(
+            f"the Hugging Face Hub has no repository {repo_id!r}"
+            + ("" if revision is None else f" at revision {revision!r}")
+            + " (or it is private and no token was given)"
+        )
+    if isinstance(answer, Exception):
+        return f"the Hugging Face Hub does not answer ({type(answer).__name__})"
+    return None
+
+
 def _from_cache(hub: Any, repo_id: str, **options: Any) -> Path | None:
     try:
         return Path(hub.snapshot_download(repo_id, local_files_only=True, **options))
@@ -431,6 +481,8 @@ def download(
         "allow_patterns": list(FILES),
     }
     reason = "local_files_only=True" if local_files_only else _offline_reason()
+    if reason is None:
+        reason = _repo_reason(hub, repo_id, revision, token)
     if reason is not None:
         cached = _from_cache(hub, repo_id, **options)
         if cached is not None and (cached / WEIGHTS_NAME).is_file():
@@ -443,10 +495,10 @@ def download(
         )
     try:
         return Path(hub.snapshot_download(repo_id, token=token, **options))
-    except Exception as exc:  # RepositoryNotFound, gated repos, HTTP and connection errors
+    except Exception as exc:  # gated repositories, HTTP and connection errors
         raise ModelFileError(
             f"cannot download {repo_id!r} from the Hugging Face Hub: {type(exc).__name__}: "
-            f"{str(exc)[:300]}"
+            f"{str(exc)[:300]}. A model folder (save_pretrained writes one) loads offline"
         ) from exc
 
 
@@ -471,6 +523,10 @@ def push_to_hub(
         raise NotFittedError("this MultimodalEncoder is not fitted yet: there is nothing to push")
     hub = _hub()
     reason = _offline_reason()
+    if reason is None:
+        answer = _ask_for_repo(hub, repo_id, None, token)  # a new repository is missing
+        if isinstance(answer, Exception) and not _missing(hub, answer):
+            reason = f"the Hugging Face Hub does not answer ({type(answer).__name__})"
     if reason is not None:
         raise ModelFileError(
             f"cannot push to {repo_id!r}: {reason}. save_pretrained(folder) writes the same "
