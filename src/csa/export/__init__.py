@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from csa.errors import NotFittedError, ParameterError
+from csa.errors import EncoderError, NotFittedError, ParameterError
 from csa.export.head import SharedSpaceMap, shared_space_map
 
 FORMATS = ("sentence-transformers", "onnx", "torch")
@@ -51,11 +51,20 @@ def tower(
     encoders are recognised; for any other torch image encoder pass ``backbone`` (a
     module from pixels to its features) and ``preprocess``.
     """
+    from csa.encoders import SentenceTransformerEncoder
     from csa.export.towers import image_tower
 
     _fitted(mm)
     head = shared_space_map(mm.model, side, sim_dim)
-    return image_tower(mm.encoder(side), head, backbone=backbone, preprocess=preprocess)
+    encoder = mm.encoder(side)
+    if isinstance(encoder, SentenceTransformerEncoder) and backbone is None:
+        raise EncoderError(
+            f"side {side}'s encoder {encoder.name!r} is a sentence-transformers text model: "
+            "its tower exports as a sentence-transformers folder (format="
+            "'sentence-transformers'); torch and ONNX towers take image pixels (or pass "
+            "backbone= and preprocess= for another network)"
+        )
+    return image_tower(encoder, head, backbone=backbone, preprocess=preprocess)
 
 
 def resolve_format(mm: Any, side: str, path: str | Path, format: str = "auto") -> str:
