@@ -10,6 +10,7 @@ way its users run it (a torch module, ONNX Runtime, a torch.export program,
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -260,3 +261,27 @@ def test_csa_export_command(fitted):
     assert done.exit_code == 2 and "--side" in done.output
     done = runner.invoke(app, ["export", str(model), str(root / "x.onnx"), "--side", "b"])
     assert done.exit_code == 2 and "sentence-transformers folder" in done.output
+
+
+# ------------------------------------------------------------------- without encoders
+def test_a_head_that_would_not_reproduce_the_model_is_refused(monkeypatch):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((40, 5)), rng.standard_normal((40, 4))
+    model = csa.CSA(ridge=0.1, sim_dim=3).fit(a, b)
+    head = shared_space_map(model, "b")
+    assert _gap(head.apply(b), model.embed_b(b)) < 1e-12
+    # a csa whose side-a vectors were no longer this affine form must not export
+    monkeypatch.setattr(model, "embed_a", lambda x, **kw: np.tanh(model.transform_a(x)[:, :3]))
+    with pytest.raises(ParameterError, match="does not reproduce"):
+        shared_space_map(model, "a")
+
+
+def test_importing_the_export_modules_loads_no_torch():
+    import subprocess
+
+    code = (
+        "import sys, csa, csa.export, csa.pretrained, csa.multimodal; "
+        "assert 'torch' not in sys.modules and 'huggingface_hub' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
