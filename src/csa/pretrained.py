@@ -15,10 +15,10 @@ a folder or a Hub repository id; :func:`push_to_hub` uploads one.
 The model file stays the one source of truth: ``config.json`` and the card are
 written from it and never read back into the model.
 
-The Hub needs the network. Without it every call here fails within seconds (a 1.5 s
-connection probe, then one metadata request under a 3 s timeout, each bounded by a
-thread), never after the libraries' retries, with the two ways out: a local folder,
-or the Hugging Face cache filled while online.
+The Hub needs the network. Without it every call here fails within 4 s (a 1.5 s
+connection probe, then one metadata request, both bounded by threads), never after
+the libraries' retries, with the two ways out: a local folder, or the Hugging Face
+cache filled while online.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import json
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ CONFIG_VERSION = 1
 # The connection probe waits 1.5 s; name resolution is not bounded by it, so the
 # whole probe runs in a thread given this long before the Hub counts as unreachable.
 PROBE_BUDGET_S = 3.0
+# Seconds for everything asked of the Hub before a download or an upload starts.
+HUB_BUDGET_S = 4.0
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
@@ -400,15 +403,6 @@ def hub_answers(budget_s: float = PROBE_BUDGET_S) -> bool:
     return bool(answer and answer[0])
 
 
-def _offline_reason() -> str | None:
-    """Why the Hub cannot be used now, or None when it can."""
-    if hub_offline():
-        return "offline mode (HF_HUB_OFFLINE=1)"
-    if not hub_answers():
-        return "the Hugging Face Hub cannot be reached (no network?)"
-    return None
-
-
 def _bounded(call: Callable[[], Any], budget_s: float) -> Any:
     """What ``call`` returns or raises (the exception as a value), within ``budget_s`` s."""
     box: list[Any] = []
@@ -425,29 +419,30 @@ def _bounded(call: Callable[[], Any], budget_s: float) -> Any:
     return box[0] if box else TimeoutError(f"no answer within {budget_s:g} s")
 
 
-def _ask_for_repo(hub: Any, repo_id: str, revision: str | None, token: Any) -> Any:
-    """The repository's metadata, or the exception asking for it raised, within seconds.
+def _hub_reason(repo_id: str, revision: str | None, token: Any, *, pushing: bool) -> str | None:
+    """Why the Hub cannot serve ``repo_id`` now (None when it can), decided in seconds.
 
-    A connection probe alone can pass where HTTP then hangs (a proxy that accepts every
-    connection), so one metadata request runs under a short timeout before any
-    download or upload.
+    A connection probe first; it can pass where HTTP then hangs (a proxy that accepts
+    every connection), so one metadata request follows under what is left of
+    :data:`HUB_BUDGET_S`. A repository the Hub does not have is an error when loading
+    and expected when pushing (the push creates it).
     """
-    api = hub.HfApi(token=token)
-    return _bounded(
-        lambda: api.model_info(repo_id, revision=revision, timeout=PROBE_BUDGET_S),
-        PROBE_BUDGET_S + 0.5,
-    )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
-
-def _missing(hub: Any, answer: Any) -> bool:
-    errors = hub.errors
-    return isinstance(answer, errors.RepositoryNotFoundError | errors.RevisionNotFoundError)
-
-
-def _repo_reason(hub: Any, repo_id: str, revision: str | None, token: Any) -> str | None:
-    """None when ``repo_id`` is there to download; why not, when the Hub does not answer."""
-    answer = _ask_for_repo(hub, repo_id, revision, token)
-    if _missing(hub, answer):
+    if hub_offline():
+        return "offline mode (HF_HUB_OFFLINE=1)"
+    start = time.monotonic()
+    if not hub_answers(PROBE_BUDGET_S):
+        return "the Hugging Face Hub cannot be reached (no network?)"
+    left = HUB_BUDGET_S - (time.monotonic() - start)
+    if left < 0.5:
+        return "the Hugging Face Hub answers too slowly"
+    api = HfApi(token=token)
+    answer = _bounded(lambda: api.model_info(repo_id, revision=revision, timeout=left), left)
+    if isinstance(answer, RepositoryNotFoundError | RevisionNotFoundError):
+        if pushing:
+            return None
         raise ModelFileError(
             f"the Hugging Face Hub has no repository {repo_id!r}"
             + ("" if revision is None else f" at revision {revision!r}")
@@ -480,9 +475,10 @@ def download(
         "cache_dir": None if cache_dir is None else str(cache_dir),
         "allow_patterns": list(FILES),
     }
-    reason = "local_files_only=True" if local_files_only else _offline_reason()
-    if reason is None:
-        reason = _repo_reason(hub, repo_id, revision, token)
+    if local_files_only:
+        reason: str | None = "local_files_only=True"
+    else:
+        reason = _hub_reason(repo_id, revision, token, pushing=False)
     if reason is not None:
         cached = _from_cache(hub, repo_id, **options)
         if cached is not None and (cached / WEIGHTS_NAME).is_file():
@@ -522,11 +518,7 @@ def push_to_hub(
     if not mm.is_fitted:
         raise NotFittedError("this MultimodalEncoder is not fitted yet: there is nothing to push")
     hub = _hub()
-    reason = _offline_reason()
-    if reason is None:
-        answer = _ask_for_repo(hub, repo_id, None, token)  # a new repository is missing
-        if isinstance(answer, Exception) and not _missing(hub, answer):
-            reason = f"the Hugging Face Hub does not answer ({type(answer).__name__})"
+    reason = _hub_reason(repo_id, revision, token, pushing=True)
     if reason is not None:
         raise ModelFileError(
             f"cannot push to {repo_id!r}: {reason}. save_pretrained(folder) writes the same "

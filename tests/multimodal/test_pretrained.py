@@ -242,8 +242,7 @@ def test_push_to_hub_uploads_the_save_pretrained_folder(saved, monkeypatch, tmp_
             shutil.copytree(folder_path, uploaded)
             return f"https://hub.example/{repo_id}/commit/1"
 
-    monkeypatch.setattr(pretrained, "_offline_reason", lambda: None)
-    monkeypatch.setattr(pretrained, "_ask_for_repo", lambda *args: None)
+    monkeypatch.setattr(pretrained, "_hub_reason", lambda *args, **kw: None)
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     url = mm.push_to_hub("someone/csa-model", dataset=DATASET, private=True, token="t")
     assert url == "https://hub.example/someone/csa-model/commit/1"
