@@ -242,6 +242,25 @@ def test_a_transformers_image_encoder_exports(fitted, tmp_path):
     assert _gap(got, expected) < TOL
 
 
+def test_a_clip_image_tower_exports(fitted, tmp_path):
+    """CLIP's image tower (normalised, as csa's clip: encoder gives it): a tiny random CLIP."""
+    import onnxruntime as ort
+
+    import tiny_models
+
+    mm, paths, captions, _ = fitted
+    model_dir = tiny_models.tiny_clip(tmp_path / "clip")
+    clip = MultimodalEncoder(f"clip:{model_dir}", mm.encoder("b"), csa.CSA(ridge=0.1))
+    clip.fit(paths, captions, held_out=0)
+    expected = clip.encode_a(paths[:6])
+    tower = clip.tower("a")
+    assert _gap(tower.encode(paths[:6]), expected) < TOL
+    path = clip.export("a", tmp_path / "clip.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"pixel_values": tower.pixels(paths[:6]).numpy()})[0]
+    assert _gap(got, expected) < TOL
+
+
 # ---------------------------------------------------------------------------------- CLI
 def test_csa_export_command(fitted):
     from typer.testing import CliRunner
