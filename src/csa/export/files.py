@@ -44,7 +44,7 @@ def tower_record(tower: Any, source: dict[str, Any]) -> dict[str, Any]:
 def _examples(tower: Any) -> Any:
     from csa.export.towers import probe_image
 
-    return tower.pixels([probe_image(), probe_image()[::-1]])
+    return tower.pixels([probe_image(), probe_image()[::-1]]).to(tower.device)
 
 
 def write_onnx(tower: Any, path: str | Path, record: dict[str, Any]) -> Path:
@@ -94,9 +94,9 @@ def _check_in_runtime(path: Path, tower: Any, example: Any) -> None:
     import torch
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run([OUTPUT_NAME], {INPUT_NAME: example.numpy()})[0]
+    got = session.run([OUTPUT_NAME], {INPUT_NAME: example.cpu().numpy()})[0]
     with torch.inference_mode():
-        expected = tower(example).numpy()
+        expected = tower(example).cpu().numpy()
     gap = float(np.max(np.abs(got - expected)))
     if got.shape != expected.shape or gap > _ORT_ATOL:
         raise EncoderError(

@@ -80,13 +80,20 @@ class SharedSpaceTower(nn.Module):
     def __init__(self, backbone: ImageBackbone, head: SharedSpaceMap) -> None:
         super().__init__()
         self.backbone = backbone.module
-        self.head = MapHead(head)
+        # The map goes where the encoder's network already is (a GPU, say): nothing moves.
+        first = next(self.backbone.parameters(), None)
+        self.head = MapHead(head).to(first.device if first is not None else "cpu")
         self._preprocess = backbone.preprocess
         self.preprocessing = dict(backbone.preprocessing)
         self.map_info = head.describe()
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(pixels))
+
+    @property
+    def device(self) -> torch.device:
+        """Where the module's weights are; its input pixels must be there too."""
+        return self.head.mean.device
 
     def preprocess(self, item: Any) -> np.ndarray:
         """One image as the ``3 x H x W`` float32 array :meth:`forward` takes."""
@@ -100,7 +107,7 @@ class SharedSpaceTower(nn.Module):
 
     def encode(self, items: Sequence[Any], batch_size: int = 32) -> np.ndarray:
         """Shared-space vectors of images, ``(n, dim)`` float32, through this module."""
-        device = next(self.parameters(), self.head.mean).device
+        device = self.device
         parts = []
         with torch.inference_mode():
             for start in range(0, len(items), batch_size):
