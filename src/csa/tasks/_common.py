@@ -166,21 +166,26 @@ def take_rows(x: Any, idx: np.ndarray) -> Any:
     return np.asarray(x)[idx]
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, tuples and dataclasses turned into JSON types.
+
+    Infinite floats become the strings "inf"/"-inf" and NaN becomes None, which
+    ``json.dumps`` would otherwise write as invalid JSON.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _jsonable(getattr(value, f.name))
+            f.name: to_jsonable(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if f.metadata.get("json", True)
         }
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return to_jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return to_jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         # JSON has no inf/NaN; a threshold at +inf means "this score is not used".
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
@@ -195,4 +200,4 @@ class ResultMixin:
     """
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        return to_jsonable(self)
