@@ -23,7 +23,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import numpy as np
 import typer
 from rich.console import Console
@@ -31,6 +30,9 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from csa.multimodal import model_classes
+
+# typer vendors click; every usage error derives from this base (BadParameter among them).
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class _OneLineErrors(TyperGroup):
@@ -43,14 +45,17 @@ class _OneLineErrors(TyperGroup):
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.ClickException as exc:
+        except _CLICK_ERROR as exc:
             if not standalone_mode:
                 raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `csa` alone: the help, as asked
+                exc.show()
+                sys.exit(0)
             err_console.print(
                 f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True
             )
             sys.exit(2)
-        except click.exceptions.Abort:
+        except typer.Abort:
             if not standalone_mode:
                 raise
             err_console.print("aborted", highlight=False)
@@ -284,7 +289,7 @@ def _print_templates(templates: tuple[str, ...] | list[str], default: bool) -> N
     """Zero-shot results depend on the prompts as much as on the map: say which were used."""
     how = "default for the items' modality; --templates FILE to choose" if default else "given"
     shown = " | ".join(templates)
-    console.print(f"templates ({len(templates)}, {how}): {shown}", highlight=False)
+    console.print(f"templates ({len(templates)}, {how}): {shown}", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------- embed

@@ -1115,13 +1115,15 @@ class MultimodalEncoder:
         cal = self.calibration_
         if cal is None:
             raise ParameterError(
-                "flag needs a threshold: fit with held_out > 0, call calibrate(items_a, "
-                "items_b) on held-out pairs, or pass threshold="
+                "flag needs a threshold and none was calibrated (fitted with held_out=0): "
+                "pass one (threshold=..., `csa flag --threshold`), fit with held_out > 0, or "
+                "call calibrate(items_a, items_b) on held-out pairs"
             )
         if cal.sim_dim != sim_dim:
             raise ParameterError(
-                f"the held-out threshold was chosen at sim_dim={cal.sim_dim}; flag at that "
-                "sim_dim, calibrate again, or pass threshold="
+                f"the held-out threshold was chosen at sim_dim={cal.sim_dim}, not {sim_dim}: "
+                "flag at that sim_dim, calibrate again, or pass a threshold (threshold=..., "
+                "`csa flag --threshold`)"
             )
         return cal.threshold
 
