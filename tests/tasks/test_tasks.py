@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from csa.errors import InputError, ShapeError, SimDimError
+from csa.errors import InputError, ParameterError, ShapeError, SimDimError
 from csa.tasks import (
     IMAGE_TEMPLATES,
     NEWS_TEMPLATES,
@@ -202,7 +202,8 @@ def test_retrieval_passes_sim_dim_only_when_given():
     model.calls.clear()
     res = evaluate_retrieval(model, a, a, sim_dim=2, directions=("a->b",))
     assert set(model.calls) == {2} and list(res.directions) == ["a->b"]
-    with pytest.raises(TypeError):  # a model without sim_dim must not be handed one
+    # a scorer without sim_dim is not handed one: refused by name, not a bare TypeError
+    with pytest.raises(ParameterError, match=r"DotModel\.similarity takes no sim_dim"):
         evaluate_retrieval(DotModel(), a, a, sim_dim=2)
 
 
@@ -538,7 +539,6 @@ def _small_fit():
 def test_fractional_counts_nan_and_string_options_are_refused_not_coerced():
     # before: ks=(1.5,) reported recall@1, candidates [1.5] scanned s=1, a NaN flip
     # fraction raised a bare ValueError, seed="3" reached numpy
-    from csa.errors import ParameterError
     from csa.tasks import tune
 
     model, a, b = _small_fit()
@@ -557,3 +557,15 @@ def test_fractional_counts_nan_and_string_options_are_refused_not_coerced():
     for grid in ("ridge", 5, [5]):
         with pytest.raises(InputError, match="grid"):
             tune(type(model), grid, a, b, a, b)
+
+
+def test_a_foreign_scorer_without_query_options_works_and_refuses_one_by_name():
+    class Dot:  # only similarity(a, b), as a wrapped CLIP would have
+        def similarity(self, a, b):
+            return np.asarray(a) @ np.asarray(b).T
+
+    a = np.eye(4)
+    result = evaluate_retrieval(Dot(), a, a)
+    assert result.directions["a->b"].recall[1] == 1.0
+    with pytest.raises(ParameterError, match=r"Dot\.similarity takes no sim_dim"):
+        evaluate_retrieval(Dot(), a, a, sim_dim=2)
