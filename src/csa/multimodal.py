@@ -780,6 +780,20 @@ class MultimodalEncoder:
         """Shared-space vectors of side-a items; their inner products with :meth:`encode_b`
         are the scores (ASIF gives sparse rows).
 
+        Parameters
+        ----------
+        items : sequence
+            Raw side-a items.
+        batch_size, show_progress_bar
+            Passed to :meth:`features`.
+        sim_dim : int or None
+            Canonical dimensions kept (CSA, CCA); ``None`` is the model's own.
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse matrix
+            ``(n, width)`` rows in the shared space.
+
         Examples
         --------
         >>> emb = mm.encode_a([(200, 40, 40)])
@@ -797,11 +811,28 @@ class MultimodalEncoder:
         show_progress_bar: bool | None = None,
         sim_dim: int | None = None,
     ) -> Any:
-        """Shared-space vectors of side-b items (see :meth:`encode_a`)."""
+        """Shared-space vectors of side-b items (see :meth:`encode_a`).
+
+        Examples
+        --------
+        >>> mm.encode_b(["red", "blue"]).shape
+        (2, 2)
+        """
         return self._embed("b", items, batch_size, show_progress_bar, sim_dim)
 
     def similarity(self, items_a: Any, items_b: Any, *, sim_dim: int | None = None) -> np.ndarray:
         """``(n_a, n_b)`` scores of every side-a item against every side-b item.
+
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Raw items of each side, any counts.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+
+        Returns
+        -------
+        numpy.ndarray
 
         Examples
         --------
@@ -815,6 +846,17 @@ class MultimodalEncoder:
 
     def score_pairs(self, items_a: Any, items_b: Any, *, sim_dim: int | None = None) -> np.ndarray:
         """``(n,)`` score of item i of a with item i of b (counts checked before encoding).
+
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Paired raw items, as many on each side.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+
+        Returns
+        -------
+        numpy.ndarray
 
         Examples
         --------
@@ -833,6 +875,15 @@ class MultimodalEncoder:
 
         Eight photo templates for images (``"a photo of a {}."``...), the bare name
         ``"{}"`` otherwise; pass ``templates=`` to :meth:`classify` to use one's own.
+
+        Parameters
+        ----------
+        side : {"a", "b"}
+            The side of the items to classify.
+
+        Returns
+        -------
+        tuple of str
 
         Examples
         --------
@@ -964,6 +1015,18 @@ class MultimodalEncoder:
         For items encoded once and classified against several class lists, or features
         read from a file (``csa classify`` on a ``.npy``).
 
+        Parameters
+        ----------
+        features : array-like
+            ``(n, dim)`` features of side ``side`` (or of ``classes.side`` for a
+            classifier), checked by :meth:`check_features`.
+        classes, templates, side, sim_dim, batch_size
+            As in :meth:`classify`.
+
+        Returns
+        -------
+        Classification
+
         Examples
         --------
         >>> feats = mm.features("a", [(220, 30, 30), (40, 40, 230)])
@@ -1026,6 +1089,12 @@ class MultimodalEncoder:
         query_side : {"a", "b"}
             The queries' side: ``"b"`` searches images by caption in an image-caption
             model.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+        backend : {"auto", "faiss", "numpy"}
+            Who computes the top-k; every backend gives the exact answer.
+        batch_size, show_progress_bar
+            Passed to :meth:`features`.
 
         Returns
         -------
@@ -1063,6 +1132,17 @@ class MultimodalEncoder:
         backend: Literal["auto", "faiss", "numpy"] = "auto",
     ) -> SearchResult:
         """:meth:`search` on features already encoded by the two sides' encoders.
+
+        Parameters
+        ----------
+        queries, gallery : array-like
+            Features of side ``query_side`` and of the other side.
+        k, query_side, sim_dim, backend
+            As in :meth:`search`.
+
+        Returns
+        -------
+        SearchResult
 
         Examples
         --------
@@ -1178,6 +1258,17 @@ class MultimodalEncoder:
     ) -> FlagResult:
         """:meth:`flag` on paired features already encoded by the two sides' encoders.
 
+        Parameters
+        ----------
+        features_a, features_b : array-like
+            Paired features, row i of a with row i of b.
+        threshold, sim_dim
+            As in :meth:`flag`.
+
+        Returns
+        -------
+        FlagResult
+
         Examples
         --------
         >>> fa = mm.features("a", [(40, 180, 50)])
@@ -1210,7 +1301,25 @@ class MultimodalEncoder:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write one model file: the map plus :meth:`metadata`, under one checksum."""
+        """Write one model file: the map plus :meth:`metadata`, under one checksum.
+
+        Parameters
+        ----------
+        path : str or Path
+            Where to write (safetensors + JSON; no pickle), atomically.
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = mm.save(os.path.join(tempfile.mkdtemp(), "colours.csa"))
+        >>> path.name
+        'colours.csa'
+        """
         from csa.modelfile import write
 
         self._check_fitted()
@@ -1229,10 +1338,34 @@ class MultimodalEncoder:
     ) -> MultimodalEncoder:
         """Read a file written by :meth:`save`; encoders load from the record when first used.
 
-        Passing ``encoder_a`` / ``encoder_b`` other than the recorded ones is refused
-        unless ``allow_other_encoders=True`` (the map was fitted on the recorded
-        encoders' features; another encoder of the same width gives wrong scores
-        silently). A different width is refused always.
+        Parameters
+        ----------
+        path : str or Path
+            A file written by :meth:`save`.
+        encoder_a, encoder_b : str, encoder or None
+            Encoders to use instead of rebuilding the recorded ones (an object for an
+            encoder that is not in the registry). Another encoder than the recorded one
+            is refused unless ``allow_other_encoders=True`` (the map was fitted on the
+            recorded encoders' features; another encoder of the same width gives wrong
+            scores silently); a different width is refused always.
+        allow_other_encoders : bool
+            See above.
+        cache_dir, use_cache
+            As in the constructor.
+
+        Returns
+        -------
+        MultimodalEncoder
+            Fitted, with the file's calibration and fit record.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> saved = mm.save(os.path.join(tempfile.mkdtemp(), "colours.csa"))
+        >>> loaded = MultimodalEncoder.load(saved, encoder_a=RGB(), encoder_b=Words())
+        >>> bool(np.allclose(loaded.similarity(colours[:3], captions[:3]),
+        ...                  mm.similarity(colours[:3], captions[:3]), atol=1e-6))
+        True
         """
         from csa.modelfile import read
 
