@@ -48,9 +48,9 @@ class _OneLineErrors(TyperGroup):
         except _CLICK_ERROR as exc:
             if not standalone_mode:
                 raise
-            if type(exc).__name__ == "NoArgsIsHelpError":  # `csa` alone: the help, as asked
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `csa` alone: the help, as click
                 exc.show()
-                sys.exit(0)
+                sys.exit(exc.exit_code)
             err_console.print(
                 f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True
             )
