@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -51,9 +52,7 @@ class _OneLineErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # `csa` alone: the help, as click
                 exc.show()
                 sys.exit(exc.exit_code)
-            err_console.print(
-                f"[bold red]error:[/] {exc.format_message()}", highlight=False, soft_wrap=True
-            )
+            _print_error(exc.format_message())
             sys.exit(2)
         except typer.Abort:
             if not standalone_mode:
@@ -86,8 +85,13 @@ class Side(StrEnum):
     b = "b"
 
 
+def _print_error(message: str) -> None:
+    # escaped: a message quoting "[tag]"-like text must print as written, not as markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code=2)
 
 
@@ -101,7 +105,7 @@ def _one_line_warning(
 ) -> None:
     """Show a warning as one line: what happened, not where in csa's source it was raised."""
     text = " ".join(str(message).split())
-    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _guarded(func: Any) -> Any:

@@ -246,3 +246,10 @@ def test_info_says_how_many_pairs_were_held_out(items, model_file):
     result = _run("info", model_file)
     assert result.exit_code == 0
     assert f"{N} given: 32 fitted, 8 held out" in " ".join(result.output.split())
+
+
+def test_error_lines_print_brackets_as_written(tmp_path):
+    # before: rich read "[red]" in a file name as markup and dropped it from the message
+    bad = tmp_path / "[red]m.csa"
+    bad.write_text("not a model")
+    _one_line_error(_run("info", bad), "[red]m.csa")
