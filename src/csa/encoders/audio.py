@@ -295,26 +295,4 @@ def _batched(
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
-def _register() -> None:
-    from csa.encoders.registry import register
-
-    for model in WHISPER_MODELS:
-        register(
-            f"whisper-{model}",
-            lambda model=model, **kw: WhisperEncoder(model, **kw),
-            description=f"Whisper {model} encoder (CTranslate2, int8 CPU), mean+std over audio",
-            overwrite=True,
-        )
-    register(
-        "whisper:",
-        lambda folder, **kw: WhisperEncoder(folder, **kw),
-        description="Whisper encoder from a CTranslate2 model folder",
-        argument="folder",
-        overwrite=True,
-    )
-    register("mfcc", MFCCEncoder, description="MFCC + deltas, mean+std", overwrite=True)
-
-
-_register()
-
 __all__ = ["MFCCEncoder", "WhisperEncoder", "whisper_model_dir"]

@@ -25,7 +25,6 @@ import numpy as np
 from csa.encoders._hub import load_failure, missing_package
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
-from csa.encoders.registry import register
 from csa.errors import EncoderError
 
 _loaded: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
@@ -159,17 +158,3 @@ class CLIPTextEncoder(_CLIPTower):
 def clip_towers(model: str | Path, **kwargs: Any) -> tuple[CLIPImageEncoder, CLIPTextEncoder]:
     """Both towers of one CLIP-like model (loaded once): ``(image encoder, text encoder)``."""
     return CLIPImageEncoder(model, **kwargs), CLIPTextEncoder(model, **kwargs)
-
-
-register(
-    "clip:",
-    CLIPImageEncoder,
-    description="image tower of a CLIP-like transformers model (network); see clip-text:",
-    argument="hf-model-name",
-)
-register(
-    "clip-text:",
-    CLIPTextEncoder,
-    description="text tower of a CLIP-like transformers model (network); see clip:",
-    argument="hf-model-name",
-)

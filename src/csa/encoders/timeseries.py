@@ -230,18 +230,3 @@ class Catch22Encoder(BatchedEncoder):
             x = np.stack([data[i] for i in rows])
             out[rows] = np.asarray(transform.fit_transform(x), dtype=np.float64)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-
-def _register() -> None:
-    """Registry entries; MiniRocket comes back unfitted, so ask for it with ``reuse=False``."""
-    from csa.encoders.registry import register
-
-    register(
-        "minirocket",
-        MiniRocketEncoder,
-        description="time series: MiniRocket (sktime), fit on training series first",
-    )
-    register("catch22", Catch22Encoder, description="time series: catch22 + mean/std (sktime)")
-
-
-_register()

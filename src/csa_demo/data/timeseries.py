@@ -18,9 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset
 
 SPLITS = ("all", "train", "test")
 
@@ -206,8 +205,3 @@ def load_italy_power_demand(
 ) -> PairedDataset:
     """ItalyPowerDemand daily load curves (1096, 2 seasons) paired with season descriptions."""
     return load_timeseries_text("italy-power-demand", split, n, seed)
-
-
-register("plaid", load_plaid)
-register("basic-motions", load_basic_motions)
-register("italy-power-demand", load_italy_power_demand)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from csa import DatasetError
 from csa.audio_signal import SAMPLE_RATE, resample
-from csa.errors import DatasetError
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",

@@ -61,10 +61,8 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.datasets.splits import select_split
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset, select_split
 
 SVG_PACKAGE = "openclipart-svg"
 PNG_PACKAGE = "openclipart-png"
@@ -415,6 +413,3 @@ def load_openclipart(
     )
     data = select_split(data, split, test_fraction, split_seed)
     return data if n is None else data.subsample(n, seed=seed)
-
-
-register("openclipart", load_openclipart)

@@ -2,7 +2,7 @@
 
 Debian's ``kicad-packages3d`` holds KiCad's library of part models (one ``.wrl`` mesh
 and one ``.step`` per part) in folders named by category, e.g.
-``Capacitor_SMD.3dshapes``. Each mesh read here (:mod:`csa.datasets.vrml`) becomes a
+``Capacitor_SMD.3dshapes``. Each mesh read here (:mod:`csa_demo.data.vrml`) becomes a
 point cloud sampled uniformly over its surface with trimesh, in millimetres (KiCad's
 VRML unit is 0.1 inch), with a fixed seed, and is paired with one sentence describing
 its folder's kind of part. As with the time-series data, the text describes the class
@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.datasets.vrml import VrmlError, read_vrml
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset
 from csa.files import atomic_write, cache_root
+from csa_demo.data.vrml import VrmlError, read_vrml
 
 DEBIAN_PACKAGE = "kicad-packages3d"
 DEFAULT_ROOT = Path("/usr/share/kicad/3dmodels")
@@ -262,6 +261,3 @@ def load_kicad_shapes(
             "n_duplicate_groups": int(len(clouds) - np.unique(groups).size),
         },
     )
-
-
-register("kicad-shapes", load_kicad_shapes)
