@@ -22,16 +22,28 @@ def install_hint(package: str, extra: str | None) -> str:
     return f"pip install 'csa[{extra}]'" if extra else f"pip install {package}"
 
 
-def missing(package: str, *, extra: str | None, purpose: str) -> MissingExtraError:
-    """The error for ``purpose`` lacking ``package``; raise it ``from`` the ImportError."""
+def missing(
+    package: str, *, extra: str | None, purpose: str, alternative: str | None = None
+) -> MissingExtraError:
+    """The error for ``purpose`` lacking ``package``; raise it ``from`` the ImportError.
+
+    ``alternative`` names another way to get going without the package ("pass the folder
+    of a converted model"), appended after the install command.
+    """
+    other = f", or {alternative}" if alternative else ""
     return MissingExtraError(
         f"{purpose} needs the Python package {package!r}, which is not installed: "
-        f"{install_hint(package, extra)}"
+        f"{install_hint(package, extra)}{other}"
     )
 
 
 def require(
-    module: str, *, extra: str | None, purpose: str, package: str | None = None
+    module: str,
+    *,
+    extra: str | None,
+    purpose: str,
+    package: str | None = None,
+    alternative: str | None = None,
 ) -> ModuleType:
     """Import ``module`` (a dotted name), or raise the error naming the install that fixes it.
 
@@ -45,7 +57,7 @@ def require(
         return importlib.import_module(module)
     except ImportError as exc:
         name = package or module.split(".")[0].replace("_", "-")
-        error = missing(name, extra=extra, purpose=purpose)
+        error = missing(name, extra=extra, purpose=purpose, alternative=alternative)
         root = module.split(".")[0]
         if exc.name is not None and exc.name.split(".")[0] != root:
             error = MissingExtraError(f"{error} (importing {module} failed: {exc})")

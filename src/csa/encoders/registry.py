@@ -263,13 +263,11 @@ def _hf_image(model: str, **kwargs: Any) -> Encoder:
 
 
 def _timm(model: str, **kwargs: Any) -> Encoder:
-    from csa.encoders._hub import hub_access, missing_package
+    from csa.encoders._hub import hub_access
     from csa.encoders.hf_image import TimmImageEncoder
+    from csa.extras import require
 
-    try:
-        import timm  # noqa: F401
-    except ImportError as exc:
-        raise missing_package("timm", f"the timm image encoder {model!r}") from exc
+    require("timm", extra=None, purpose=f"the timm image encoder {model!r}")
     if kwargs.get("checkpoint") is None:
         hub_access("timm", model, repo_ids=(f"timm/{model}", model))
     return TimmImageEncoder(model, **kwargs)

@@ -31,6 +31,7 @@ import numpy as np
 
 from csa import DatasetError
 from csa.datasets import PairedDataset
+from csa.extras import require
 from csa.files import atomic_write, cache_root
 from csa_demo.data.vrml import VrmlError, read_vrml
 
@@ -103,13 +104,7 @@ def available_categories(root: str | os.PathLike[str] | None = None) -> dict[str
 
 
 def _trimesh() -> Any:
-    try:
-        import trimesh
-    except ImportError as exc:
-        raise DatasetError(
-            "sampling 3D models needs the Python package 'trimesh'; pip install 'csa[shapes3d]'"
-        ) from exc
-    return trimesh
+    return require("trimesh", extra="shapes3d", purpose="sampling 3D models")
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n_points: int, seed: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 
 from csa import DatasetError
 from csa.datasets import PairedDataset
+from csa.extras import require
 
 SPLITS = ("all", "train", "test")
 
@@ -107,13 +108,8 @@ PROBLEMS: dict[str, _Problem] = {p.name: p for p in (PLAID, BASIC_MOTIONS, ITALY
 
 
 def _sktime_loader(problem: _Problem) -> Callable[..., tuple]:
-    try:
-        import sktime.datasets as skd
-    except ImportError as exc:
-        raise DatasetError(
-            f"the {problem.name} data set ships inside the Python package 'sktime', which is "
-            "not installed; pip install 'csa[timeseries]'"
-        ) from exc
+    purpose = f"the {problem.name} data set (it ships inside sktime)"
+    skd = require("sktime.datasets", extra="timeseries", purpose=purpose)
     return getattr(skd, problem.sktime_loader)
 
 
