@@ -9,6 +9,7 @@ and test files named uniquely (pytest runs in its default import mode).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,18 @@ HEAVY = (
     "pyarrow", "matplotlib", "dask", "sktime", "PIL", "ctranslate2", "librosa", "trimesh",
 )  # fmt: skip
 CORE = {"numpy", "scipy", "safetensors", "typer", "rich", "tqdm"}
+
+
+def _run(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter that imports the csa under test, from ``cwd``."""
+    import csa
+
+    source = str(Path(csa.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
 
 
 def _name(spec: str) -> str:
@@ -87,12 +100,34 @@ def test_core_only_import_and_fit(tmp_path):
         except SystemExit as done:
             assert done.code in (0, None), done.code
         model = csa.load("m.csa")
+        print(csa.__file__)
         print(type(model).__name__, model.canonical_correlations_.shape[0])
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
+    out = _run(script, tmp_path)
     assert out.returncode == 0, out.stderr
-    kind, dims = out.stdout.split()[-2:]
+    *_, where, result = out.stdout.splitlines()
+    import csa
+
+    assert Path(where) == Path(csa.__file__).resolve()  # the csa under test, not another
+    kind, dims = result.split()
     assert kind == "CSA" and int(dims) >= 1
+
+
+def test_core_only_cli_names_the_missing_extra(tmp_path):
+    (tmp_path / "a.txt").write_text("a cat\na dog\n")
+    (tmp_path / "b.txt").write_text("un chat\nun chien\n")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        for name in {HEAVY!r}:
+            sys.modules[name] = None
+        from csa.cli import app
+        app(["fit", "a.txt", "b.txt", "--encoder-a", "minilm-l6", "--encoder-b", "minilm-l6",
+             "-o", "m.csa"])
+        """
+    )
+    out = _run(script, tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "pip install 'csa[encoders]'" in " ".join(out.stderr.split())
+    assert "Traceback" not in out.stderr

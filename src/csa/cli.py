@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -51,7 +52,8 @@ class Side(StrEnum):
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: a message holding brackets ("pip install 'csa[encoders]'") is text, not markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -65,7 +67,7 @@ def _one_line_warning(
 ) -> None:
     """Show a warning as one line: what happened, not where in csa's source it was raised."""
     text = " ".join(str(message).split())
-    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _guarded(func: Any) -> Any:
