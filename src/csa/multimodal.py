@@ -1454,14 +1454,14 @@ class MultimodalEncoder:
         (see :func:`csa.export.tower`)."""
         from csa.export import tower
 
-        return tower(self, _check_side(side), **options)
+        return tower(self, check_side(side), **options)
 
     def export(self, side: Side, path: str | Path, **options: Any) -> Path:
         """Write one side as a tower that runs without csa: a sentence-transformers folder,
         an ONNX file or a torch.export program (see :func:`csa.export.export`)."""
         from csa.export import export
 
-        return export(self, _check_side(side), path, **options)
+        return export(self, check_side(side), path, **options)
 
 
 def _calibrate(

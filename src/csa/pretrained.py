@@ -376,13 +376,9 @@ def from_pretrained(
 
 # ------------------------------------------------------------------------------ hub
 def _hub() -> Any:
-    try:
-        import huggingface_hub
-    except ImportError as exc:
-        from csa.encoders._hub import missing_package
+    from csa.extras import require
 
-        raise missing_package("huggingface_hub", "sharing models on the Hub", "encoders") from exc
-    return huggingface_hub
+    return require("huggingface_hub", extra="encoders", purpose="sharing models on the Hub")
 
 
 def hub_offline() -> bool:

@@ -9,7 +9,9 @@ object (``SentenceTransformer``, timm, transformers) is taken by ``get(obj)`` or
 :func:`wrap`.
 
 Heavy libraries (torch, transformers, onnxruntime) load only when an encoder is
-made, so importing this package stays cheap.
+made, so importing this package stays cheap; they come with the ``csa[encoders]``,
+``csa[audio]`` and ``csa[timeseries]`` extras, and an encoder whose extra is missing
+raises :class:`~csa.errors.MissingExtraError` naming the ``pip install`` that fixes it.
 """
 
 from csa.encoders.base import BatchedEncoder, Encoder

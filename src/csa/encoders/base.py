@@ -129,8 +129,9 @@ def finish_output(
 
         out = np.ascontiguousarray(unit_rows(out), dtype=np.float32)
     if convert_to_tensor or not convert_to_numpy:
-        import torch
+        from csa.extras import require
 
+        torch = require("torch", extra="encoders", purpose="convert_to_tensor=True")
         return torch.from_numpy(out)
     return out
 

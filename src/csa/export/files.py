@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.errors import EncoderError, ModelFileError
+from csa.extras import require
 
 META_KEY = "csa_tower"
 INPUT_NAME = "pixel_values"
@@ -49,10 +49,7 @@ def _examples(tower: Any) -> Any:
 
 def write_onnx(tower: Any, path: str | Path, record: dict[str, Any]) -> Path:
     """Export ``tower`` to ONNX at ``path`` (batch size free), checked in ONNX Runtime."""
-    try:
-        import onnx
-    except ImportError as exc:
-        raise missing_package("onnx", "ONNX export", "export") from exc
+    onnx = require("onnx", extra="export", purpose="ONNX export")
     import torch
 
     from csa.files import atomic_write

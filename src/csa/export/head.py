@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import NotFittedError, ParameterError
+from csa.validation import check_side
 
 # Probe rows are float64; the head and embed_* then differ by rounding only.
 _CHECK_RTOL = 1e-9
@@ -67,12 +68,6 @@ class SharedSpaceMap:
         }
 
 
-def _check_side(side: str) -> str:
-    if side not in ("a", "b"):
-        raise ParameterError(f"side must be 'a' or 'b'; got {side!r}")
-    return side
-
-
 def _csa_arrays(model: Any, side: str, sim_dim: int | None) -> tuple[np.ndarray, ...]:
     s = int(model.sim_dim_) if sim_dim is None else int(sim_dim)
     k = int(model.n_components_)
@@ -100,7 +95,7 @@ def shared_space_map(model: Any, side: str, sim_dim: int | None = None) -> Share
     from csa.baselines import ASIF, LinearMap
     from csa.model import CSA
 
-    side = _check_side(side)
+    side = check_side(side)
     name = type(model).__name__
     if not getattr(model, "is_fitted", False):
         raise NotFittedError(f"this {name} is not fitted yet: there is no map to export")

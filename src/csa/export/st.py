@@ -20,20 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.errors import EncoderError, ModelFileError
 from csa.export.head import SharedSpaceMap
+from csa.extras import require
 
 RECORD_FILE = "csa_tower.json"
 
 
 def _modules() -> tuple[Any, Any, Any]:
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise missing_package(
-            "sentence-transformers", "the sentence-transformers export", "encoders"
-        ) from exc
+    SentenceTransformer = require(
+        "sentence_transformers", extra="encoders", purpose="the sentence-transformers export"
+    ).SentenceTransformer
     try:  # sentence-transformers 5.x and later
         from sentence_transformers.sentence_transformer.modules import Dense, Normalize
     except ImportError:  # 3.x and 4.x
