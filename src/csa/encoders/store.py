@@ -119,6 +119,14 @@ def _check_path(path: Path) -> None:
 
     Opening a FIFO blocks until a writer appears, so the check must come first.
     """
+    for folder in path.parents:  # a file in the folders' place: say so, not "Not a directory"
+        if folder.exists():
+            if not folder.is_dir():
+                raise CacheUnavailable(
+                    f"the embedding cache folder {folder} is a file, not a folder; remove it "
+                    "or give another cache_dir (--cache-dir) or $CSA_CACHE_DIR"
+                )
+            break
     for candidate in (path, *(path.with_name(path.name + s) for s in _SIDE_FILES)):
         try:
             mode = os.stat(candidate).st_mode
@@ -134,8 +142,6 @@ def _check_path(path: Path) -> None:
                 "use; remove it, or give another cache_dir (--cache-dir) or $CSA_CACHE_DIR"
             )
     parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise CacheUnavailable(f"the embedding cache folder {parent} is a file, not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
