@@ -104,7 +104,9 @@ def test_csa_cache_info_and_prune_commands(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "removed 50 entries" in result.output
     assert cache_info(tmp_path).entries == 3
-    result = runner.invoke(app, ["cache", "prune", "--max-size", "lots", "--cache-dir", str(tmp_path)])
+    result = runner.invoke(
+        app, ["cache", "prune", "--max-size", "lots", "--cache-dir", str(tmp_path)]
+    )
     assert result.exit_code == 2 and "as a size" in result.output
     result = runner.invoke(app, ["cache", "prune", "--all", "--cache-dir", str(tmp_path)])
     assert result.exit_code == 0 and "removed the cache file" in result.output
