@@ -60,6 +60,14 @@ _LOCK_TIMEOUT_S = 10.0
 # SQLite caps the number of ``?`` in one statement; look rows up in chunks this size.
 _LOOKUP_CHUNK = 500
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+# Rows live in a rowid table (an index b-tree, as WITHOUT ROWID makes, spills any row over
+# ~1 KB into overflow pages: 4.7 KB on disk per 1.5 KB vector). With the largest page, a
+# page holds many vectors of common widths and wastes at most part of one: the file
+# measured 1.16, 1.11, 1.10 and 1.16 times the vector bytes at 384, 768, 1280 and 2048-d.
+_PAGE_SIZE = 65536
+# A hit marks its row as used only if the mark is older than this, so reading a cached
+# set again writes nothing; pruning by age works in days.
+_TOUCH_AFTER_S = 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,13 +79,14 @@ CREATE TABLE IF NOT EXISTS encoders (
     identity TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS vectors (
+    id INTEGER PRIMARY KEY,
     encoder INTEGER NOT NULL REFERENCES encoders(id),
     item BLOB NOT NULL,
-    vector BLOB NOT NULL,
-    checksum BLOB NOT NULL,
     used REAL NOT NULL,
-    PRIMARY KEY (encoder, item)
-) WITHOUT ROWID;
+    checksum BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    UNIQUE (encoder, item)
+);
 """
 
 
@@ -346,6 +355,7 @@ class EmbeddingStore:
 
     def _setup(self) -> None:
         db = self._db
+        db.execute(f"PRAGMA page_size={_PAGE_SIZE}")  # takes effect only on a new file
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("BEGIN IMMEDIATE")
@@ -451,8 +461,8 @@ class EmbeddingStore:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
-                "UPDATE vectors SET used = ? WHERE encoder = ? AND item = ?",
-                [(now, enc_id, item) for item in used],
+                "UPDATE vectors SET used = ? WHERE encoder = ? AND item = ? AND used < ?",
+                [(now, enc_id, item, now - _TOUCH_AFTER_S) for item in used],
             )
             self._db.executemany(
                 "DELETE FROM vectors WHERE encoder = ? AND item = ?",
@@ -483,8 +493,9 @@ class EmbeddingStore:
                     blob = row.tobytes()
                     rows.append((enc_id, item, blob, _checksum(digest, item, blob), now))
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO vectors (encoder, item, vector, checksum, used) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO vectors (encoder, item, vector, checksum, used) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (encoder, item) DO UPDATE SET "
+                    "vector = excluded.vector, checksum = excluded.checksum, used = excluded.used",
                     rows,
                 )
                 self._db.execute("COMMIT")
