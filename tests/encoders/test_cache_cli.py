@@ -118,3 +118,19 @@ def test_csa_cache_info_on_a_folder_in_the_store_place_is_one_clear_error(tmp_pa
     result = runner.invoke(app, ["cache", "info", "--cache-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "is a folder" in result.output and "Traceback" not in result.output
+
+
+def test_pruning_gives_the_space_back(tmp_path) -> None:
+    class Wide(Counting):
+        def _encode_batch(self, batch):
+            self.seen.extend(batch)
+            return np.random.default_rng(len(self.seen)).random((len(batch), self._dim))
+
+    items = [f"item {i}" for i in range(2000)]
+    cached_encode(Wide(name="wide", dim=256), items, cache_dir=tmp_path, batch_size=500)
+    before = cache_info(tmp_path).file_bytes
+    assert before >= 2000 * 256 * 4
+    report = prune_cache(tmp_path, max_bytes=200 * 256 * 4)
+    assert report.removed_entries == 1800
+    after = cache_info(tmp_path).file_bytes
+    assert after < before / 2 and report.freed_bytes >= before - after - 1

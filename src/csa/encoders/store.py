@@ -72,7 +72,7 @@ _TOUCH_AFTER_S = 3600.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS encoders (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     digest BLOB NOT NULL UNIQUE,
     name TEXT NOT NULL,
     dim INTEGER NOT NULL,
@@ -248,6 +248,16 @@ def _checksum(encoder_digest: bytes, item: bytes, vector: bytes) -> bytes:
     return hashlib.blake2b(encoder_digest + item + vector, digest_size=16).digest()
 
 
+def _checked(
+    encoder_digest: bytes, dim: int, item: bytes, vector: bytes, checksum: bytes
+) -> np.ndarray | None:
+    """The row's float32 vector if its length, checksum and values hold; else None."""
+    if len(vector) != 4 * dim or _checksum(encoder_digest, item, vector) != checksum:
+        return None
+    arr = np.frombuffer(vector, dtype="<f4").astype(np.float32)
+    return arr if np.isfinite(arr).all() else None
+
+
 # ---- reports ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EncoderEntries:
@@ -305,7 +315,6 @@ class EmbeddingStore:
         self.path = Path(path).expanduser() if path is not None else store_path(cache_dir)
         self._timeout = float(timeout)
         self._repair = bool(repair)
-        self._encoder_ids: dict[bytes, int] = {}
         self._open()
 
     def _open(self) -> None:
@@ -341,7 +350,6 @@ class EmbeddingStore:
             "starts empty, so its items are encoded again",
             CacheWarning,
         )
-        self._encoder_ids.clear()
         for p in (self.path, *(self.path.with_name(self.path.name + s) for s in _SIDE_FILES)):
             try:
                 p.unlink(missing_ok=True)
@@ -388,8 +396,8 @@ class EmbeddingStore:
 
     # -- encoders
     def _encoder_id(self, digest: bytes, identity: dict[str, Any], *, create: bool) -> int | None:
-        if digest in self._encoder_ids:
-            return self._encoder_ids[digest]
+        """The encoder's row id (ids are never reused: AUTOINCREMENT), looked up each time so
+        that a prune by another process is never mistaken for this encoder's rows."""
         row = self._db.execute("SELECT id FROM encoders WHERE digest = ?", (digest,)).fetchone()
         if row is None and create:
             self._db.execute(
@@ -397,10 +405,7 @@ class EmbeddingStore:
                 (digest, identity["name"], identity["dim"], json.dumps(identity, sort_keys=True)),
             )
             row = self._db.execute("SELECT id FROM encoders WHERE digest = ?", (digest,)).fetchone()
-        if row is None:
-            return None
-        self._encoder_ids[digest] = int(row[0])
-        return int(row[0])
+        return None if row is None else int(row[0])
 
     # -- reading
     def lookup(
@@ -416,28 +421,28 @@ class EmbeddingStore:
         wanted = list(dict.fromkeys(keys))
         found: dict[bytes, np.ndarray] = {}
         damaged: list[bytes] = []
+        enc_id: int | None = None
         try:
-            enc_id = self._encoder_id(digest, identity, create=False)
-            if enc_id is None:
-                return found, 0
-            for start in range(0, len(wanted), _LOOKUP_CHUNK):
-                chunk = wanted[start : start + _LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT item, vector, checksum FROM vectors "  # only placeholders
-                    f"WHERE encoder = ? AND item IN ({marks})",
-                    (enc_id, *chunk),
-                ).fetchall()
-                for item, vector, checksum in rows:
-                    item, vector = bytes(item), bytes(vector)
-                    if len(vector) != 4 * dim or _checksum(digest, item, vector) != bytes(checksum):
-                        damaged.append(item)
-                        continue
-                    arr = np.frombuffer(vector, dtype="<f4").astype(np.float32)
-                    if not np.isfinite(arr).all():
-                        damaged.append(item)
-                        continue
-                    found[item] = arr
+            self._db.execute("BEGIN")  # one snapshot: a prune elsewhere cannot interleave
+            try:
+                enc_id = self._encoder_id(digest, identity, create=False)
+                for start in range(0, len(wanted) if enc_id is not None else 0, _LOOKUP_CHUNK):
+                    chunk = wanted[start : start + _LOOKUP_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        f"SELECT item, vector, checksum FROM vectors "  # only placeholders
+                        f"WHERE encoder = ? AND item IN ({marks})",
+                        (enc_id, *chunk),
+                    ).fetchall()
+                    for item, vector, checksum in rows:
+                        arr = _checked(digest, dim, bytes(item), bytes(vector), bytes(checksum))
+                        if arr is None:
+                            damaged.append(bytes(item))
+                        else:
+                            found[bytes(item)] = arr
+            finally:
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._repair and _is_damage(exc):
                 self._db.close()
@@ -447,6 +452,8 @@ class EmbeddingStore:
                 f"cannot read the embedding cache {self.path}: {exc}; if the file is damaged, "
                 "`csa cache prune --all` removes it"
             ) from exc
+        if enc_id is None:
+            return found, 0
         self._touch_and_drop(enc_id, list(found), damaged)
         return found, len(damaged)
 
@@ -502,7 +509,6 @@ class EmbeddingStore:
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                self._encoder_ids.pop(digest, None)
                 raise
         except sqlite3.Error as exc:
             raise CacheUnavailable(
@@ -514,8 +520,10 @@ class EmbeddingStore:
         """The store's size and, per encoder, its entries and when they were last used."""
         try:
             rows = self._db.execute(
-                "SELECT e.name, e.dim, COUNT(v.item), COALESCE(SUM(LENGTH(v.vector)), 0), "
-                "MAX(v.used) FROM encoders e LEFT JOIN vectors v ON v.encoder = e.id "
+                # Sizes from counts (every row is 4 * dim bytes, checked on write and read):
+                # counting walks the small (encoder, item) index, not the vectors.
+                "SELECT e.name, e.dim, COUNT(v.id), 4 * e.dim * COUNT(v.id), MAX(v.used) "
+                "FROM encoders e LEFT JOIN vectors v ON v.encoder = e.id "
                 "GROUP BY e.id ORDER BY e.name, e.id"
             ).fetchall()
         except sqlite3.Error as exc:
@@ -581,8 +589,8 @@ class EmbeddingStore:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            self._encoder_ids.clear()
-            self._db.execute("VACUUM")
+            if removed or damaged:
+                self._compact()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise CacheUnavailable(f"cannot prune the embedding cache {self.path}: {exc}") from exc
@@ -598,43 +606,57 @@ class EmbeddingStore:
             freed_bytes=max(before - _store_bytes(self.path), 0) + legacy_bytes,
         )
 
+    def _compact(self) -> None:
+        """VACUUM: give the freed pages back to the file system (a rewrite of the file)."""
+        from csa.progress import ProgressBar
+
+        with ProgressBar(1, "compacting the embedding cache", unit="step") as bar:
+            self._db.execute("VACUUM")
+            bar.advance(1)
+
     def _shrink_to(self, max_bytes: int) -> int:
-        total = self._db.execute("SELECT COALESCE(SUM(LENGTH(vector)), 0) FROM vectors").fetchone()
+        total = self._db.execute(
+            "SELECT COALESCE(SUM(4 * e.dim), 0) FROM vectors v JOIN encoders e ON e.id = v.encoder"
+        ).fetchone()
         excess = int(total[0]) - max_bytes
         if excess <= 0:
             return 0
-        doomed: list[tuple[int, bytes]] = []
-        for enc_id, item, size in self._db.execute(
-            "SELECT encoder, item, LENGTH(vector) FROM vectors ORDER BY used"
+        doomed: list[tuple[int]] = []
+        for row_id, size in self._db.execute(
+            "SELECT v.id, 4 * e.dim FROM vectors v JOIN encoders e ON e.id = v.encoder "
+            "ORDER BY v.used, v.id"
         ):
             if excess <= 0:
                 break
-            doomed.append((enc_id, item))
+            doomed.append((row_id,))
             excess -= int(size)
-        self._db.executemany("DELETE FROM vectors WHERE encoder = ? AND item = ?", doomed)
+        self._db.executemany("DELETE FROM vectors WHERE id = ?", doomed)
         return len(doomed)
 
     def _drop_damaged(self) -> int:
+        """Check every row (a full read of the file, with progress) and delete the bad ones."""
+        from csa.progress import ProgressBar
+
         digests = {
             int(i): (bytes(d), int(dim))
             for i, d, dim in self._db.execute("SELECT id, digest, dim FROM encoders")
         }
-        bad: list[tuple[int, bytes]] = []
-        for enc_id, item, vector, checksum in self._db.execute(
-            "SELECT encoder, item, vector, checksum FROM vectors"
-        ):
-            known = digests.get(int(enc_id))
-            vector = bytes(vector)
-            if (
-                known is None
-                or len(vector) != 4 * known[1]
-                or _checksum(known[0], bytes(item), vector) != bytes(checksum)
-                or not np.isfinite(np.frombuffer(vector, dtype="<f4")).all()
-            ):
-                bad.append((enc_id, item))
+        n_rows = int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        bad: list[tuple[int]] = []
+        with ProgressBar(n_rows, "checking the embedding cache", unit="row") as bar:
+            rows = self._db.execute("SELECT id, encoder, item, vector, checksum FROM vectors")
+            for row_id, enc_id, item, vector, checksum in rows:
+                known = digests.get(int(enc_id))
+                if (
+                    known is None
+                    or _checked(known[0], known[1], bytes(item), bytes(vector), bytes(checksum))
+                    is None
+                ):
+                    bad.append((row_id,))
+                bar.advance(1)
         if bad:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("DELETE FROM vectors WHERE encoder = ? AND item = ?", bad)
+            self._db.executemany("DELETE FROM vectors WHERE id = ?", bad)
             self._db.execute("COMMIT")
         return len(bad)
 
