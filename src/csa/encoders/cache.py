@@ -37,6 +37,7 @@ from csa.encoders.store import (
     CacheWarning,
     EmbeddingStore,
     encoder_identity,
+    item_key,
     item_keys,
     store_path,
 )
@@ -103,7 +104,7 @@ def cached_encode(
     out = np.empty((n, dim), dtype=np.float32)
     if n == 0:
         return finish_output(out, **output)
-    keys = item_keys(seq, key=key)
+    keys = _keys(seq, key, show_progress)
     try:
         store = EmbeddingStore(cache_dir)
     except CacheUnavailable as exc:
@@ -120,6 +121,23 @@ def cached_encode(
     return finish_output(out, **output)
 
 
+def _keys(seq: Sequence[Any], key: str | None, show_progress: bool | None) -> list[bytes]:
+    """Every item's key; hashing thousands of image files is a wait worth a bar."""
+    if key is not None:
+        return item_keys(seq, key=key)
+    from csa.progress import ProgressBar
+
+    keys: list[bytes] = []
+    # Only automatic (a terminal, a wait): a bar asked for is the encoding one.
+    show = False if show_progress is False else None
+    with ProgressBar(len(seq), "reading items for the cache", show=show) as bar:
+        for i in range(len(seq)):
+            keys.append(item_key(seq[i]))
+            if i % 256 == 255 or i == len(seq) - 1:
+                bar.advance(i % 256 + 1)
+    return keys
+
+
 def _fill(
     store: EmbeddingStore,
     encoder: Encoder,
@@ -134,8 +152,8 @@ def _fill(
 
     identity = encoder_identity(encoder)
     rows_of: dict[bytes, list[int]] = {}
-    for row, item_key in enumerate(keys):
-        rows_of.setdefault(item_key, []).append(row)
+    for row, k in enumerate(keys):
+        rows_of.setdefault(k, []).append(row)
     writer: EmbeddingStore | None = store
     try:
         found, damaged = store.lookup(identity, rows_of)
@@ -148,8 +166,8 @@ def _fill(
             "checks; they are encoded again",
             CacheWarning,
         )
-    for item_key, vector in found.items():
-        out[rows_of[item_key]] = vector
+    for k, vector in found.items():
+        out[rows_of[k]] = vector
     missing = [k for k in rows_of if k not in found]
     if not missing:
         return
@@ -168,8 +186,8 @@ def _fill(
             else:
                 batch = [seq[i] for i in first_rows]
             vectors = _encode_checked(encoder, batch, batch_size)
-            for item_key, vector in zip(batch_keys, vectors, strict=True):
-                out[rows_of[item_key]] = vector
+            for k, vector in zip(batch_keys, vectors, strict=True):
+                out[rows_of[k]] = vector
             if writer is not None:
                 try:
                     writer.put(identity, batch_keys, vectors)

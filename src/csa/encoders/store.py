@@ -228,6 +228,11 @@ def _identity_digest(identity: dict[str, Any]) -> bytes:
     return hashlib.sha256(f"{FORMAT}\0{text}".encode()).digest()
 
 
+def item_key(item: Any) -> bytes:
+    """An item's 32-byte key from its content (a file's bytes for a path to a file)."""
+    return bytes.fromhex(content_fingerprint([item], namespace=_ITEM_NAMESPACE))
+
+
 def item_keys(items: Sequence[Any], *, key: str | None = None) -> list[bytes]:
     """One 32-byte key per item, from its content; or from ``key`` and its position.
 
@@ -239,9 +244,7 @@ def item_keys(items: Sequence[Any], *, key: str | None = None) -> list[bytes]:
     if key is not None:
         prefix = f"key\0{key}\0{n}\0".encode()
         return [hashlib.sha256(prefix + str(i).encode()).digest() for i in range(n)]
-    return [
-        bytes.fromhex(content_fingerprint([items[i]], namespace=_ITEM_NAMESPACE)) for i in range(n)
-    ]
+    return [item_key(items[i]) for i in range(n)]
 
 
 def _checksum(encoder_digest: bytes, item: bytes, vector: bytes) -> bytes:
@@ -785,6 +788,7 @@ __all__ = [
     "cache_info",
     "encoder_identity",
     "format_bytes",
+    "item_key",
     "item_keys",
     "parse_size",
     "prune_cache",
