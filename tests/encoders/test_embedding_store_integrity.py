@@ -208,3 +208,21 @@ def test_a_store_that_refuses_writes_still_serves_its_checked_rows(tmp_path, mon
         out = cached_encode(e, TEXTS, cache_dir=tmp_path)
     np.testing.assert_array_equal(out, truth(TEXTS))
     assert e.seen == [TEXTS[2]]
+
+
+def test_a_read_only_store_serves_its_rows_and_encodes_the_rest(tmp_path, monkeypatch) -> None:
+    """As for a cache on a read-only mount or owned by another user (root ignores modes)."""
+    import csa.encoders.store as store_module
+
+    cached_encode(Counting(), TEXTS[:2], cache_dir=tmp_path)
+    real_connect = sqlite3.connect
+
+    def read_only(path, **kwargs):
+        return real_connect(f"file:{path}?mode=ro", uri=True, **kwargs)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", read_only)
+    e = Counting()
+    with pytest.warns(CacheWarning, match="readonly"):
+        out = cached_encode(e, TEXTS, cache_dir=tmp_path)
+    np.testing.assert_array_equal(out, truth(TEXTS))
+    assert e.seen == [TEXTS[2]]

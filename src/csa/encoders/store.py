@@ -365,27 +365,47 @@ class EmbeddingStore:
         self._open()
 
     def _setup(self) -> None:
+        """Create the tables on first use, and check the format of a file that has them.
+
+        A store already set up is only read here, so opening takes no write lock and a
+        read-only store still serves its rows.
+        """
         db = self._db
         db.execute(f"PRAGMA page_size={_PAGE_SIZE}")  # takes effect only on a new file
-        db.execute("PRAGMA journal_mode=WAL")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")  # persistent: set once, by the creator
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (FORMAT,))
-            elif row[0] != FORMAT:
-                raise CacheUnavailable(
-                    f"the embedding cache {self.path} has format {row[0]!r}, not {FORMAT!r} "
-                    "(another csa version); `csa cache prune --all` removes it"
+        found = self._format()
+        if found is None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (FORMAT,)
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            found = self._format()
+        if found != FORMAT:
+            raise CacheUnavailable(
+                f"the embedding cache {self.path} has format {found!r}, not {FORMAT!r} "
+                "(another csa version); `csa cache prune --all` removes it"
+            )
+
+    def _format(self) -> str | None:
+        """The format the file says it has; None for a new file (no tables yet)."""
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
             raise
+        return None if row is None else str(row[0])
 
     # -- context management
     def close(self) -> None:
