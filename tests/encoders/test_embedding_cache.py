@@ -145,6 +145,7 @@ def test_another_encoder_name_width_or_weights_is_a_miss(tmp_path) -> None:
         def __init__(self) -> None:
             self._name, self._dim = "linear", 2
             self._model = torch.nn.Linear(1, 2)
+            self._model.register_buffer("empty", torch.zeros(0, 3))  # hashed without a copy
             self.calls = 0
 
         def _encode_batch(self, batch):

@@ -177,7 +177,8 @@ def _torch_weights_digest(module: Any) -> str:
     for name, tensor in state.items():
         arr = np.ascontiguousarray(tensor.detach().cpu().float().numpy())
         h.update(f"{name}\0{arr.shape}\0".encode())
-        h.update(arr.tobytes())
+        if arr.size:  # a view, not a copy: a model can be gigabytes
+            h.update(memoryview(arr.reshape(-1)).cast("B"))
     digest = h.hexdigest()[:32]
     _WEIGHT_DIGESTS[module] = (versions, digest)
     return digest
