@@ -30,7 +30,11 @@ class Encoder(Protocol):
     """A frozen unimodal encoder.
 
     ``name`` identifies the model and its settings (it keys the embedding cache, so
-    two encoders that can give different outputs must have different names).
+    two encoders that can give different outputs must have different names). The cache
+    adds the width, the class and a fingerprint of the weights it can see (torch modules,
+    files held by path); an encoder whose output depends on anything else can say so
+    with a ``weights_fingerprint`` string attribute or method
+    (:func:`csa.encoders.store.weights_fingerprint`).
     """
 
     @property
