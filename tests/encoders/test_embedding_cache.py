@@ -264,3 +264,34 @@ def test_fingerprint_follows_content(tmp_path) -> None:
         fingerprint([object()])
     with pytest.raises(DtypeError, match="cache key"):
         cached_encode(Counting(), [object()], cache_dir=tmp_path)
+
+
+def test_a_rewritten_feature_file_or_a_declared_fingerprint_is_a_new_encoder(tmp_path) -> None:
+    table = tmp_path / "features.npy"
+    np.save(table, np.ones((4, 6), dtype=np.float32))
+
+    class FromFile(Counting):
+        def __init__(self) -> None:
+            super().__init__(name="from-file")
+            self._path = table
+
+    e = FromFile()
+    cached_encode(e, TEXTS, cache_dir=tmp_path / "c")
+    cached_encode(e, TEXTS, cache_dir=tmp_path / "c")
+    assert e.encoded == 3
+    np.save(table, np.ones((5, 6), dtype=np.float32))  # the features behind the name changed
+    cached_encode(e, TEXTS, cache_dir=tmp_path / "c")
+    assert e.encoded == 6
+
+    class Declared(Counting):
+        version = "1"
+
+        def weights_fingerprint(self) -> str:
+            return self.version
+
+    d = Declared()
+    cached_encode(d, TEXTS, cache_dir=tmp_path / "c")
+    d.version = "2"
+    cached_encode(d, TEXTS, cache_dir=tmp_path / "c")
+    assert d.encoded == 6
+    assert encoder_identity(d)["weights"] == "2"
