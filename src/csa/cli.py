@@ -969,6 +969,71 @@ def eval_detect(
     _write_json(json_out, {"task": "detect", **result.to_dict()})
 
 
+# ------------------------------------------------------------------- share and deploy
+class ExportFormat(StrEnum):
+    auto = "auto"
+    pretrained = "pretrained"
+    sentence_transformers = "sentence-transformers"
+    onnx = "onnx"
+    torch = "torch"
+
+
+@app.command()
+@_guarded
+def export(
+    model_path: Annotated[
+        Path, typer.Argument(help="A model file with encoders, or a save_pretrained folder.")
+    ],
+    output: Annotated[Path, typer.Argument(help="The folder or file to write.")],
+    side: Annotated[
+        Side | None, typer.Option(help="The tower to export (not for pretrained).")
+    ] = None,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="pretrained: the whole model as a Hugging Face style folder; a tower as a "
+            "sentence-transformers folder, ONNX or a torch.export program; auto: by the "
+            "output's suffix (.onnx, .pt2) or the side's encoder.",
+        ),
+    ] = ExportFormat.auto,
+    sim_dim: Annotated[
+        int | None, typer.Option(help="Tower: canonical dims to keep (csa, cca).")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="pretrained: the data set's name, for the model card.")
+    ] = None,
+) -> None:
+    """Share a model (a model card folder) or export one tower to run without csa."""
+    from csa.errors import ParameterError
+    from csa.multimodal import MultimodalEncoder
+
+    if model_path.is_dir():
+        mm = MultimodalEncoder.from_pretrained(model_path)
+    else:
+        mm = _need_object(_open(model_path)[1], model_path, "export")
+    if format == ExportFormat.pretrained:
+        if side is not None or sim_dim is not None:
+            raise ParameterError("--side and --sim-dim apply to towers, not to --format pretrained")
+        folder = mm.save_pretrained(output, dataset=dataset)
+        sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+        console.print(
+            f"saved {mm!r} -> {folder}/ " + ", ".join(f"{k} ({v} B)" for k, v in sizes.items())
+        )
+        return
+    if side is None:
+        raise ParameterError("give --side a or --side b: which tower to export")
+    if dataset is not None:
+        raise ParameterError("--dataset names the pairs in a model card: use --format pretrained")
+    with err_console.status(f"exporting side {side.value}..."):
+        written = mm.export(side.value, output, format=format.value, sim_dim=sim_dim)
+    spec = mm.encoder_specs[side.value]
+    console.print(
+        f"exported side {side.value} ({spec.name} + {type(mm.model).__name__} map) -> {written}"
+    )
+
+
 # ------------------------------------------------------------------------ embedding cache
 cache_app = typer.Typer(help="Inspect or prune the embedding cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")

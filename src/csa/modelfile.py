@@ -28,7 +28,7 @@ from csa.files import atomic_write
 MODEL_CLASSES: dict[str, type] = {}
 
 FORMAT_NAME = "csa-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Paths longer than this are refused before the OS is asked (it would raise a raw error).
 _MAX_PATH_BYTES = 4096
 
@@ -65,7 +65,13 @@ def _checked_path(path: Any) -> Path:
     return Path(text)
 
 
-def write(model: Any, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+def write(
+    model: Any,
+    path: str | Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    state: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None,
+) -> Path:
     """Write ``model`` (and JSON-able ``extra`` metadata) to ``path`` atomically.
 
     A crash never leaves half a file; failures are :class:`ModelFileError` naming
@@ -74,7 +80,7 @@ def write(model: Any, path: str | Path, extra: dict[str, Any] | None = None) -> 
     from safetensors.numpy import save_file
 
     target = _checked_path(path)
-    arrays, scalars = model._state()
+    arrays, scalars = model._state() if state is None else state
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     header = {
         "format": FORMAT_NAME,

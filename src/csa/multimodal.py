@@ -763,6 +763,48 @@ class MultimodalEncoder:
             f"encoder_b={self._specs['b'].name!r}, model={self.model!r})"
         )
 
+    # ---- sharing and deployment (csa.pretrained, csa.export) ------------------------
+    def save_pretrained(
+        self, folder: str | Path, *, dataset: str | None = None, repo_id: str | None = None
+    ) -> Path:
+        """Write a Hugging Face style folder: ``model.safetensors``, ``config.json`` and a
+        generated ``README.md`` model card (``dataset`` names the pairs, for the card)."""
+        from csa.pretrained import save_pretrained
+
+        return save_pretrained(self, folder, dataset=dataset, repo_id=repo_id)
+
+    @classmethod
+    def from_pretrained(cls, folder_or_repo: str | Path, **options: Any) -> MultimodalEncoder:
+        """Load a folder written by :meth:`save_pretrained`, or a Hub repository id.
+
+        ``options``: ``revision``, ``token``, ``hub_cache_dir``, ``local_files_only`` for
+        the Hub, and :meth:`load`'s keywords. Offline, a repository id not in the
+        Hugging Face cache fails at once with what to do.
+        """
+        from csa.pretrained import from_pretrained
+
+        return from_pretrained(folder_or_repo, loader=cls.load, **options)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:
+        """Upload :meth:`save_pretrained`'s folder to the Hub repository ``repo_id``."""
+        from csa.pretrained import push_to_hub
+
+        return push_to_hub(self, repo_id, **options)
+
+    def tower(self, side: Side, **options: Any) -> Any:
+        """An image side as a plain ``torch.nn.Module``: pixels in, shared-space vectors out
+        (see :func:`csa.export.tower`)."""
+        from csa.export import tower
+
+        return tower(self, _check_side(side), **options)
+
+    def export(self, side: Side, path: str | Path, **options: Any) -> Path:
+        """Write one side as a tower that runs without csa: a sentence-transformers folder,
+        an ONNX file or a torch.export program (see :func:`csa.export.export`)."""
+        from csa.export import export
+
+        return export(self, _check_side(side), path, **options)
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
