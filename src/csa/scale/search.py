@@ -19,23 +19,13 @@ import scipy.sparse as sp
 
 from csa.errors import NotFittedError, ParameterError, ShapeError
 from csa.scoring import inner_product, merge_top_k
+from csa.validation import Side, check_side, other_side
 
-Side = Literal["a", "b"]
 Backend = Literal["auto", "faiss", "numpy"]
 
 # Scores held at once per block: 2**24 float32 values is 64 MB.
 _SCORE_BUDGET = 2**24
 _EMBED_ROWS = 8192
-
-
-def _other(side: Side) -> Side:
-    return "a" if side == "b" else "b"
-
-
-def _check_side(side: str) -> Side:
-    if side not in ("a", "b"):
-        raise ParameterError(f"side must be 'a' or 'b'; got {side!r}")
-    return side  # type: ignore[return-value]
 
 
 def _check_k(k: int) -> int:
@@ -56,7 +46,7 @@ def embed_blocks(
     model: Any, items: Any, side: Side, *, rows: int = _EMBED_ROWS, **options: Any
 ) -> Iterator[Any]:
     """Embeddings of ``items`` in row blocks (float32 dense, or CSR for ASIF)."""
-    side = _check_side(side)
+    side = check_side(side)
     n = len(items)
     for start in range(0, n, rows):
         yield _embed(model, items[start : start + rows], side, options)
@@ -88,7 +78,7 @@ class GalleryIndex:
         if backend not in ("auto", "faiss", "numpy"):
             raise ParameterError(f"backend must be 'auto', 'faiss' or 'numpy'; got {backend!r}")
         self.model = model
-        self.side = _check_side(side)
+        self.side = check_side(side)
         self.backend = backend
         self.options = {k: v for k, v in options.items() if v is not None}
         self._blocks: list[Any] = []
@@ -166,7 +156,7 @@ class GalleryIndex:
                 query_rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, widest)))
         out_scores, out_ids = [], []
         for q in embed_blocks(
-            self.model, queries, _other(self.side), rows=query_rows, **self.options
+            self.model, queries, other_side(self.side), rows=query_rows, **self.options
         ):
             if self._faiss is not None:
                 scores, ids = self._faiss.search(q, k_eff)
@@ -183,6 +173,8 @@ class GalleryIndex:
                     offset += block.shape[0]
             out_scores.append(scores)
             out_ids.append(ids.astype(np.int64, copy=False))
+        if not out_scores:  # no queries: empty results, not a failed concatenation
+            return np.empty((0, k_eff), np.float32), np.empty((0, k_eff), np.int64)
         return np.vstack(out_scores), np.vstack(out_ids)
 
 
@@ -202,7 +194,7 @@ def top_k(
     ``gallery`` (side b); zero-shot classification is ``k=1`` with the class
     prompts' embeddings as the gallery.
     """
-    index = GalleryIndex(model, _other(_check_side(query_side)), backend=backend, **options)
+    index = GalleryIndex(model, other_side(check_side(query_side)), backend=backend, **options)
     return index.add(gallery).search(queries, k)
 
 
