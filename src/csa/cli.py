@@ -1100,6 +1100,85 @@ def export(
     )
 
 
+# ------------------------------------------------------------------------ embedding cache
+cache_app = typer.Typer(help="Inspect or prune the embedding cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+_CACHE_DIR_HELP = "Cache root (holds embeddings/); default $CSA_CACHE_DIR or ~/.cache/csa."
+
+
+@cache_app.command("info")
+@_guarded
+def cache_info_command(
+    cache_dir: Annotated[Path | None, typer.Option(help=_CACHE_DIR_HELP)] = None,
+) -> None:
+    """Show where the embedding cache is, its size, and its entries per encoder."""
+    import time
+
+    from csa.encoders import cache_info
+    from csa.encoders.store import format_bytes
+
+    info = cache_info(cache_dir)
+    if not info.exists:
+        console.print(f"no embedding cache at {info.path} (it is created on first use)")
+    else:
+        console.print(
+            f"{info.path}: {info.entries} embeddings, {format_bytes(info.file_bytes)} on disk"
+        )
+        table = Table("encoder", "dim", "entries", "vectors", "last used")
+        for row in info.encoders:
+            used = (
+                "-"
+                if row.last_used is None
+                else time.strftime("%Y-%m-%d %H:%M", time.localtime(row.last_used))
+            )
+            table.add_row(
+                row.name, str(row.dim), str(row.entries), format_bytes(row.vector_bytes), used
+            )
+        console.print(table)
+    if info.legacy_files:
+        console.print(
+            f"{info.legacy_files} old whole-list entries ({format_bytes(info.legacy_bytes)}) "
+            "are no longer read; `csa cache prune` removes them"
+        )
+
+
+@cache_app.command("prune")
+@_guarded
+def cache_prune_command(
+    older_than: Annotated[
+        float | None, typer.Option(min=0, help="Drop entries not used for this many days.")
+    ] = None,
+    max_size: Annotated[
+        str | None, typer.Option(help="Then drop the least recently used down to e.g. 500MB.")
+    ] = None,
+    encoder: Annotated[str | None, typer.Option(help="Drop every entry of this encoder.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Delete the whole cache file (also a damaged one).")
+    ] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help=_CACHE_DIR_HELP)] = None,
+) -> None:
+    """Remove damaged and old entries (and those the options select), then compact."""
+    from csa.encoders import prune_cache
+    from csa.encoders.store import format_bytes, parse_size
+
+    report = prune_cache(
+        cache_dir,
+        older_than_days=older_than,
+        max_bytes=None if max_size is None else parse_size(max_size),
+        encoder=encoder,
+        everything=everything,
+    )
+    what = (
+        "removed the cache file"
+        if report.removed_store
+        else (f"removed {report.removed_entries} entries and {report.removed_damaged} damaged ones")
+    )
+    console.print(
+        f"{report.path}: {what}, {report.removed_legacy_files} old whole-list files; "
+        f"freed {format_bytes(report.freed_bytes)}"
+    )
+
+
 # ------------------------------------------------------------------------- listings
 @app.command()
 def encoders() -> None:

@@ -15,7 +15,7 @@ raises :class:`~csa.errors.MissingExtraError` naming the ``pip install`` that fi
 """
 
 from csa.encoders.base import BatchedEncoder, Encoder
-from csa.encoders.cache import cache_path, cached_encode
+from csa.encoders.cache import CacheWarning, cache_path, cached_encode
 from csa.encoders.clip import CLIPImageEncoder, CLIPTextEncoder, clip_towers
 from csa.encoders.efficientnet import EfficientNetLite0Encoder
 from csa.encoders.hf_image import HFImageEncoder, TimmImageEncoder
@@ -23,6 +23,14 @@ from csa.encoders.images import load_image
 from csa.encoders.onnx_text import OnnxSentenceEncoder, minilm_l3_onnx
 from csa.encoders.precomputed import PrecomputedEncoder
 from csa.encoders.registry import available, describe, get, register, unregister
+from csa.encoders.store import (
+    CacheInfo,
+    CacheUnavailable,
+    EmbeddingStore,
+    PruneReport,
+    cache_info,
+    prune_cache,
+)
 from csa.encoders.text import SentenceTransformerEncoder, minilm_l6
 from csa.encoders.wrap import wrap
 
@@ -30,14 +38,20 @@ __all__ = [
     "BatchedEncoder",
     "CLIPImageEncoder",
     "CLIPTextEncoder",
+    "CacheInfo",
+    "CacheUnavailable",
+    "CacheWarning",
     "EfficientNetLite0Encoder",
+    "EmbeddingStore",
     "Encoder",
     "HFImageEncoder",
     "OnnxSentenceEncoder",
     "PrecomputedEncoder",
+    "PruneReport",
     "SentenceTransformerEncoder",
     "TimmImageEncoder",
     "available",
+    "cache_info",
     "cache_path",
     "cached_encode",
     "clip_towers",
@@ -46,6 +60,7 @@ __all__ = [
     "load_image",
     "minilm_l3_onnx",
     "minilm_l6",
+    "prune_cache",
     "register",
     "unregister",
     "wrap",
