@@ -709,6 +709,7 @@ class MultimodalEncoder:
         encoders' features; another encoder of the same width gives wrong scores
         silently). A different width is refused always.
         """
+        from csa.filecheck import check_multimodal_record
         from csa.modelfile import read
 
         model, extra = read(path)
@@ -718,6 +719,7 @@ class MultimodalEncoder:
                 "recorded; load it with csa.load, or wrap it: "
                 "MultimodalEncoder(encoder_a, encoder_b, model=csa.load(path))"
             )
+        check_multimodal_record(model, extra, str(path))
         specs = {
             side: EncoderSpec.from_dict(extra.get("encoders", {}).get(side, {}), side, str(path))
             for side in ("a", "b")

@@ -61,9 +61,7 @@ def test_safetensors_own_temporary_is_removed_by_the_next_save(pairs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "other.csa"]
 
 
-def test_every_killed_save_is_cleaned_by_the_next_write_of_any_file_in_the_folder(
-    pairs, tmp_path
-):
+def test_every_killed_save_is_cleaned_by_the_next_write_of_any_file_in_the_folder(pairs, tmp_path):
     a, b = pairs
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
@@ -107,7 +105,7 @@ def test_a_failed_write_leaves_no_temporary_and_keeps_the_old_file(tmp_path):
         tmp.write_text("half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(csa.CSAError, match="t.txt.*No space"):
+    with pytest.raises(csa.CSAError, match=r"t\.txt.*No space"):
         files.atomic_write(target, fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["t.txt"]

@@ -19,7 +19,14 @@ import numpy as np
 
 from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder
-from csa.encoders.images import DEFAULT_CROP_FRACTION, load_image, resize_center_crop, to_chw_float
+from csa.encoders.images import (
+    DEFAULT_CROP_FRACTION,
+    check_crop_fraction,
+    check_image_size,
+    load_image,
+    resize_center_crop,
+    to_chw_float,
+)
 from csa.errors import EncoderError
 
 LITE_MEAN = (127.0, 127.0, 127.0)
@@ -43,6 +50,9 @@ class EfficientNetLite0Encoder(BatchedEncoder):
         grows with the pixel count); small sources such as 28x28 images lose little."""
         import torch
 
+        # Checked before the weights load: a bad option fails in milliseconds.
+        image_size = check_image_size(image_size)
+        crop_fraction = check_crop_fraction(crop_fraction)
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:
@@ -71,10 +81,8 @@ class EfficientNetLite0Encoder(BatchedEncoder):
         # channels-last runs the depthwise convolutions about a third faster on CPU
         self._model = model.to(device).to(memory_format=torch.channels_last).eval()
         self._device = torch.device(device)
-        self._crop_fraction = float(crop_fraction)
-        if int(image_size) < 32:
-            raise EncoderError(f"image_size={image_size} is too small; use at least 32 pixels")
-        self._image_size = int(image_size)
+        self._crop_fraction = crop_fraction
+        self._image_size = image_size
         suffix = "" if crop_fraction == DEFAULT_CROP_FRACTION else f"@crop{crop_fraction:g}"
         if self._image_size != LITE0_SIZE:
             suffix += f"@{self._image_size}px"
