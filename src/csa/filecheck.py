@@ -143,11 +143,13 @@ def check_loaded(model: Any) -> None:
     _array(model, "mean_b_", (db,))
     if moments is not None:
         total = moments.total
-        if not (
-            np.array_equal(model.mean_a_, total.mean_a)
-            and np.array_equal(model.mean_b_, total.mean_b)
+        for side, mean, stored in (
+            ("a", model.mean_a_, total.mean_a),
+            ("b", model.mean_b_, total.mean_b),
         ):
-            raise ModelFileError("mean_a/mean_b differ from the means of the stored moments")
+            scale = max(float(np.max(np.abs(stored))), 1.0)
+            if not np.allclose(mean, stored, rtol=1e-9, atol=1e-12 * scale):
+                raise ModelFileError(f"mean_{side} differs from the mean of the stored moments")
     if "projection_a_" in attributes:
         _check_canonical(model, da, db)
     if "coef_" in attributes:
@@ -229,7 +231,9 @@ def _check_canonical(model: Any, da: int, db: int) -> None:
         raise ModelFileError(
             "weights must not be negative (a negative weight rewards disagreement)"
         )
-    if getattr(model, "_equal_weights", False):
+    from csa.model import CCA
+
+    if isinstance(model, CCA):
         if not np.all(weights == 1.0):
             raise ModelFileError("weights of a CCA model are all 1")
     elif getattr(model, "weights", "canonical") == "canonical":
@@ -385,7 +389,8 @@ def check_multimodal_record(model: Any, extra: Any, source: str) -> None:
             if side not in encoders:
                 raise ModelFileError(f"encoders lacks side {side!r}")
             _check_spec(encoders[side], side, int(getattr(model, f"n_features_{side}_")))
-        _mapping(record.get("fit") or {}, "fit")
+        if record.get("fit") is not None:
+            _mapping(record["fit"], "fit")
         if record.get("calibration") is not None:
             _check_calibration(record["calibration"], model)
     except ModelFileError as exc:

@@ -163,6 +163,9 @@ def _json(path: Path, metadata: dict[str, str], key: str) -> dict[str, Any]:
 def _check_no_strays(path: Path, model: Any, arrays: dict[str, np.ndarray]) -> None:
     """Every array in the file is one the model would write (no orphaned folds)."""
     expected = set(model._state()[0])
+    moments = vars(model).get("moments_")
+    if moments is not None:  # kept folds, whether or not a default save writes them
+        expected |= set(moments.to_arrays())
     strays = sorted(set(arrays) - expected)
     if strays:
         shown = ", ".join(repr(s) for s in strays[:5]) + (" ..." if len(strays) > 5 else "")

@@ -255,6 +255,7 @@ def _drop(section, key):
         (lambda e: e["encoders"]["a"].update(options={"image_size": "64"}), "image_size"),
         (lambda e: e["encoders"]["a"].update(options=[1]), "options"),
         (lambda e: e.update(calibration=[]), "calibration must be"),
+        (lambda e: e.update(fit=[]), "fit must be"),
     ],
 )
 def test_edited_one_object_records_are_refused(one_object, edit, match):

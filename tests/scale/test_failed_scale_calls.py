@@ -152,3 +152,16 @@ def test_gallery_add_refuses_an_iterator_by_name(pairs):
     with pytest.raises(csa.DtypeError, match="generator"):
         index.add(row for row in b)
     assert index.ntotal == 0
+
+
+@pytest.mark.parametrize("rows", [0, -1, 1.5, "8"])
+def test_block_sizes_that_are_not_positive_integers_are_parameter_errors(pairs, rows):
+    from csa.scale.search import similarity_blocks
+
+    a, b = pairs
+    model = csa.CSA().fit(a, b)
+    index = GalleryIndex(model, "b", backend="numpy").add(b)
+    with pytest.raises(csa.ParameterError, match="query_rows"):
+        index.search(a[:3], query_rows=rows)
+    with pytest.raises(csa.ParameterError, match="rows"):
+        list(similarity_blocks(model, a[:3], b, rows=rows))

@@ -39,9 +39,9 @@ def _check_side(side: str) -> Side:
     return side  # type: ignore[return-value]
 
 
-def _check_k(k: int) -> int:
+def _check_k(k: int, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ParameterError(f"k must be a positive integer; got {k!r}")
+        raise ParameterError(f"{name} must be a positive integer; got {k!r}")
     return int(k)
 
 
@@ -172,6 +172,8 @@ class GalleryIndex:
         in the order they were added.
         """
         k = _check_k(k)
+        if query_rows is not None:
+            query_rows = _check_k(query_rows, "query_rows")
         if self.ntotal == 0:
             raise ShapeError("the index is empty: add() gallery items first")
         k_eff = min(k, self.ntotal)
@@ -233,6 +235,8 @@ def similarity_blocks(
     and so never need the whole matrix.
     """
     options = {k: v for k, v in options.items() if v is not None}
+    if rows is not None:
+        rows = _check_k(rows, "rows")
     gallery = _embed(model, b, "b", options)
     if rows is None:
         rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, gallery.shape[0])))
