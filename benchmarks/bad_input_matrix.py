@@ -283,9 +283,19 @@ def estimator_cases() -> None:
                    {"sim_dim": 0}, {"sim_dim": 2.5}, {"n_folds": 0}, {"n_folds": 1.5},
                    {"chunk_size": 0}, {"weights": "x"}, {"precision": "float8"},
                    {"device": 3}, {"ridge": np.inf}):  # fmt: skip
-        case("estimators", f"CSA({kwargs})", lambda k=kwargs: csa.CSA(**k))
+        case(
+            "estimators",
+            f"CSA({kwargs}).fit",
+            lambda k=kwargs: csa.CSA(**k).fit(A, B),
+            check=refuse,
+        )
     for kwargs in ({"k": 0}, {"k": 1.5}, {"p": 0}, {"p": np.nan}, {"p": -1}, {"p": np.inf}):
-        case("estimators", f"ASIF({kwargs})", lambda k=kwargs: csa.ASIF(**k))
+        case(
+            "estimators",
+            f"ASIF({kwargs}).fit",
+            lambda k=kwargs: csa.ASIF(**k).fit(A, B),
+            check=refuse,
+        )
     # a CSA fitted with sim_dim above the number of pairs, one pair at a time
     case(
         "estimators",
@@ -341,9 +351,19 @@ def _edited(model_name: str, edit: Callable[[Path, dict], None], tag: str) -> Pa
     from safetensors.numpy import load_file
 
     path = TMP / f"edit-{model_name}-{tag}.csa"
-    MODELS[model_name]().fit(A, B).save(path)
+    model = MODELS[model_name]().fit(A, B)
+    _save_full(model, path)
     edit(path, load_file(str(path)))
     return path
+
+
+def _save_full(model: Any, path: Path) -> Path:
+    """Save with fold moments where saving them is optional (the edits reach into them)."""
+    import inspect
+
+    if "keep_moments" in inspect.signature(model.save).parameters:
+        return model.save(path, keep_moments=True)
+    return model.save(path)
 
 
 def _scalars(**changes: Any) -> Callable[[Path, dict], None]:
@@ -421,9 +441,30 @@ def model_file_cases() -> None:
         ("ASIF", "anchors count"): _arrays(lambda s: {"anchors_a": s["anchors_a"][:-1].copy()}),
         ("ASIF", "anchors NaN"): _arrays(lambda s: {"anchors_b": s["anchors_b"] * np.nan}),
     }
+    # Edits of a default save (slim where the moments are optional): no folds to check
+    # the solution against, so only its own consistency can be.
+    slim_edits = {
+        "weights halved": lambda s: {"weights": s["weights"] * 0.5},
+        "rho > 1": lambda s: {"canonical_correlations": s["canonical_correlations"] * 3},
+        "projection NaN": lambda s: {"projection_a": s["projection_a"] * np.nan},
+        "mean_a wrong shape": lambda s: (
+            {"mean_a": np.zeros(3)} if "mean_a" in s else {"x": np.zeros(1)}
+        ),
+    }
+    for i, (tag, fn) in enumerate(slim_edits.items()):
+        from safetensors.numpy import load_file
+
+        path = fitted("CSA").save(TMP / f"slim-{i}.csa")
+        _rewrite(path, arrays=fn(load_file(str(path))))
+        case(
+            "model files",
+            f"load CSA (default save): {tag}",
+            lambda p=path: csa.load(p),
+            check=refuse,
+        )
     for i, ((model_name, tag), edit) in enumerate(edits.items()):
         path = _edited(model_name, edit, str(i))
-        case("model files", f"load {model_name}: {tag}", lambda p=path: csa.load(p))
+        case("model files", f"load {model_name}: {tag}", lambda p=path: csa.load(p), check=refuse)
     good = fitted("CSA").save(TMP / "good.csa")
     data = good.read_bytes()
     (TMP / "truncated.csa").write_bytes(data[: len(data) // 2])
@@ -862,14 +903,59 @@ def one_object_cases() -> None:
         extra = _header(path, "extra")
         edit(extra)
         _rewrite(path, header={"extra": json.dumps(extra)})
-        case("one object", f"load: {tag}", lambda p=path: csa.MultimodalEncoder.load(p))
+        case(
+            "one object", f"load: {tag}", lambda p=path: csa.MultimodalEncoder.load(p), check=refuse
+        )
     path = one_object().save(TMP / "mm-nan.csa")
     extra = _header(path, "extra")
     text = json.dumps(extra).replace(
         f'"temperature": {extra["calibration"]["temperature"]}', '"temperature": NaN'
     )
     _rewrite(path, header={"extra": text})
-    case("one object", "load: temperature NaN", lambda: csa.MultimodalEncoder.load(path))
+    case(
+        "one object",
+        "load: temperature NaN",
+        lambda: csa.MultimodalEncoder.load(path),
+        check=refuse,
+    )
+
+
+# ---- round trips: what a fit saves, a load must accept -----------------------------------
+def _round_trip(make: Callable[[], Any], a: np.ndarray, b: np.ndarray, path: Path) -> Any:
+    model = make().fit(a, b)
+    try:
+        loaded = csa.load(model.save(path))
+    except csa.ModelFileError as exc:
+        return f"a valid file was refused: {exc}"
+    return np.abs(loaded.similarity(a[:5], b[:5]) - model.similarity(a[:5], b[:5])).max()
+
+
+def round_trip_cases(n_cases: int = 60) -> None:
+    """Random valid fits (odd sizes, scales, collinear columns, float32, tiny ridges)."""
+    rng = np.random.default_rng(1)
+    makers = (csa.CSA, csa.CCA, lambda **k: csa.CSA(weights="heldout", **k), csa.LinearMap)
+    for i in range(n_cases):
+        n, da, db = int(rng.integers(5, 600)), int(rng.integers(1, 80)), int(rng.integers(1, 40))
+        z = rng.standard_normal((n, 3))
+        a = z @ rng.standard_normal((3, da)) + 0.3 * rng.standard_normal((n, da))
+        b = z @ rng.standard_normal((3, db)) + 0.3 * rng.standard_normal((n, db))
+        a, b = a * 10.0 ** rng.integers(-5, 6), b * 10.0 ** rng.integers(-5, 6)
+        if rng.random() < 0.3:
+            a[:, : da // 2] = a[:, :1]
+        if rng.random() < 0.3:
+            a, b = a.astype(np.float32), b.astype(np.float32)
+        ridge = ["auto", "oas", 1e-6, 0.1, 10.0][i % 5]
+        make = makers[i % 4]
+        kind = getattr(make, "__name__", "CSA-heldout")
+        tag = f"{i}: {kind} n={n} d=({da},{db}) ridge={ridge} {a.dtype}"
+        case(
+            "round trips",
+            tag,
+            lambda m=make, r=ridge, a=a, b=b, i=i: _round_trip(
+                lambda: m(ridge=r), a, b, TMP / f"rt{i}.csa"
+            ),
+            check=lambda d: not isinstance(d, str) and d <= 1e-9,
+        )
 
 
 # ---- images -------------------------------------------------------------------------------
@@ -909,6 +995,7 @@ def image_cases() -> None:
             "images",
             f"get('efficientnet-lite0', {options})",
             lambda o=options: csa.encoders.get("efficientnet-lite0", reuse=False, **o),
+            check=refuse,
         )
 
 
@@ -1021,7 +1108,7 @@ def cli_cases() -> None:
     }
     for tag, args in runs.items():
         keep = existing if "existing" in tag else None
-        case("cli", tag, _cli(*args, keep=keep))
+        case("cli", tag, _cli(*args, keep=keep), check=None if "held-out" in tag else refuse)
 
 
 # ---- driver -----------------------------------------------------------------------------------
@@ -1031,8 +1118,8 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI cases (slow)")
     parser.add_argument("--area", default=None, help="run one area only")
     args = parser.parse_args()
-    builders = [estimator_cases, model_file_cases, task_cases, scale_cases, one_object_cases,
-                image_cases]  # fmt: skip
+    builders = [estimator_cases, model_file_cases, round_trip_cases, task_cases, scale_cases,
+                one_object_cases, image_cases]  # fmt: skip
     if not args.no_cli:
         builders.append(cli_cases)
     with warnings.catch_warnings():

