@@ -1367,6 +1367,7 @@ class MultimodalEncoder:
         ...                  mm.similarity(colours[:3], captions[:3]), atol=1e-6))
         True
         """
+        from csa.filecheck import check_multimodal_record
         from csa.modelfile import read
 
         model, extra = read(path)
@@ -1376,6 +1377,7 @@ class MultimodalEncoder:
                 "recorded; load it with csa.load, or wrap it: "
                 "MultimodalEncoder(encoder_a, encoder_b, model=csa.load(path))"
             )
+        check_multimodal_record(model, extra, str(path))
         specs = {
             side: EncoderSpec.from_dict(extra.get("encoders", {}).get(side, {}), side, str(path))
             for side in ("a", "b")

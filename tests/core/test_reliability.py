@@ -242,7 +242,7 @@ def test_a_killed_save_leaves_nothing_behind_after_the_next_save(pairs, tmp_path
     np.save(tmp_path / "b.npy", b)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert result.returncode == -9
-    assert any(p.name.startswith(".m.csa.") for p in tmp_path.iterdir())
+    assert any(p.name.startswith(".csa-tmp-") for p in tmp_path.iterdir())
     csa.CSA().fit(a, b).save(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "m.csa"]
     csa.load(target)
