@@ -1078,7 +1078,7 @@ def export(
     if model_path.is_dir():
         mm = MultimodalEncoder.from_pretrained(model_path)
     else:
-        mm = _need_object(_open(model_path)[1], model_path, "export")
+        mm = _need_object(model_path, "export")
     if format == ExportFormat.pretrained:
         if side is not None or sim_dim is not None:
             raise ParameterError("--side and --sim-dim apply to towers, not to --format pretrained")

@@ -105,6 +105,15 @@ class PairedModel(ABC):
             setattr(self, name, value)
         return self
 
+    def validate_params(self) -> PairedModel:
+        """Check every parameter now and return self; raises :class:`ParameterError`.
+
+        Every fit does this itself; call it to refuse a bad value before slow work
+        (encoding the data the fit will read).
+        """
+        self._check_params()
+        return self
+
     @abstractmethod
     def _check_params(self) -> None:
         """Raise :class:`ParameterError` for any constructor argument out of range.

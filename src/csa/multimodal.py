@@ -135,7 +135,7 @@ def make_model(method: str, **params: Any) -> Any:
             f"method {method_name(cls)!r} takes no parameter {', '.join(map(repr, unknown))}; "
             f"it takes {', '.join(takes)}"
         )
-    return cls(**params)
+    return cls(**params).validate_params()
 
 
 def _check_model(model: Any) -> Any:

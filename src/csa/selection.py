@@ -26,6 +26,7 @@ import numpy as np
 from csa.errors import RankDeficientError, SimDimError, TooFewPairsError, WeakFitWarning, warn
 from csa.linalg import matmul
 from csa.moments import FoldMoments, PairMoments
+from csa.progress import ProgressBar
 from csa.solver import RHO_RTOL, pivoted_cholesky, range_spectrum, singular_pairs
 
 #: The words a ridge parameter takes besides numbers.
@@ -265,7 +266,28 @@ def select_on_folds(
     to be kept, so ties go to the simpler, earlier choice.
     """
     usable = _usable_folds(folds)
-    held = [_HeldOutFold(folds.training(k), folds.folds[k]) for k in usable]
+    # A wait a person sees (seconds at a few thousand pairs of wide embeddings): one unit
+    # per fold rotated and per fold solved at a candidate, drawn only past a second.
+    n_candidates = len(grid) + 2 + 2 * (int(tune_a) + int(tune_b))
+    with ProgressBar(len(usable) * (1 + n_candidates), "choosing ridges", unit="solve") as bar:
+        return _search_folds(folds, usable, bar, equal_weights, tune_a, tune_b, fixed, grid)
+
+
+def _search_folds(
+    folds: FoldMoments,
+    usable: list[int],
+    bar: ProgressBar,
+    equal_weights: bool,
+    tune_a: bool,
+    tune_b: bool,
+    fixed: tuple[float, float],
+    grid: Sequence[float],
+) -> FoldSelection:
+    """The search :func:`select_on_folds` describes, counting its solves on ``bar``."""
+    held = []
+    for k in usable:
+        held.append(_HeldOutFold(folds.training(k), folds.folds[k]))
+        bar.advance()
     length = max(fold.cap for fold in held)
     curves: dict[tuple[float, float], np.ndarray] = {}
     per_fold: dict[tuple[float, float], np.ndarray] = {}
@@ -278,6 +300,7 @@ def select_on_folds(
             heldout_by_key[key] = []
             for fold in held:
                 evaluated = fold.evaluate(*key)
+                bar.advance()
                 heldout_by_key[key].append(np.zeros(0) if evaluated is None else evaluated[1])
                 if evaluated is None:
                     rows.append(np.full(length, -np.inf))

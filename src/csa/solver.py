@@ -187,6 +187,14 @@ def _solve(moments: PairMoments, ridge_a: float, ridge_b: float) -> CanonicalSol
     left, rho, right = singular_pairs(cross)
     cap = min(moments.dim_a, moments.dim_b, moments.n - 1, rho.shape[0])
     k = int(np.sum(rho[:cap] > RHO_RTOL * max(float(rho[0]), np.finfo(float).tiny)))
+    if rho[0] > 1 + 1e-6:
+        # Correlations cannot exceed 1: the whitening lost its precision (a ridge too
+        # small for a side whose features are collinear), so the solution is noise.
+        raise RankDeficientError(
+            f"the solve is numerically unstable (a canonical correlation of {rho[0]:.3g} > 1): "
+            f"the ridges ({ridge_a:g}, {ridge_b:g}) are too small for collinear or "
+            "near-singular features; use ridge='auto' or a larger ridge"
+        )
     if k == 0 or rho[0] <= 0:
         raise RankDeficientError(
             "the two sides share no linear signal: their cross-covariance is zero (are "

@@ -1,8 +1,7 @@
 """Defects the bad-input matrix (benchmarks/bad_input_matrix.py) found outside this
 branch's files, written as failing tests for their owners (issue 19).
 
-Each is ``xfail(strict=True)``: it fails today, and the marker must go when the owner's
-fix lands (a strict xfail that passes fails the run).
+Each was a strict xfail until its owner's fix landed; they now pin the fixes.
 """
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ def pairs():
     return known_cca_pairs(300, (0.9, 0.6, 0.3), dim_a=8, dim_b=6, seed=4)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lead: solver gives rho > 1 at ridge=1e-12 on collinear float32"
-)
 def test_a_tiny_ridge_on_collinear_float32_never_gives_correlations_above_one(tmp_path):
     a, b = known_cca_pairs(300, (0.9, 0.5), dim_a=60, dim_b=20, seed=2)
     a[:, :30] = a[:, [0]]
@@ -54,28 +50,24 @@ def one_object(pairs):
     return encoder.fit_features(a, b, held_out=0.2)
 
 
-@pytest.mark.xfail(strict=True, reason="cli: flag(threshold=nan) returns NaN-thresholded flags")
 def test_flag_refuses_a_nan_threshold(one_object, pairs):
     a, b = pairs
     with pytest.raises(csa.ParameterError):
         one_object.flag(a[:5], b[:5], threshold=float("nan"))
 
 
-@pytest.mark.xfail(strict=True, reason="cli: flag(threshold='x') raises a raw ValueError")
 def test_flag_refuses_a_text_threshold(one_object, pairs):
     a, b = pairs
     with pytest.raises(csa.ParameterError):
         one_object.flag(a[:5], b[:5], threshold="x")
 
 
-@pytest.mark.xfail(strict=True, reason="cli: fit_features(held_out='x') raises a raw ValueError")
 def test_fit_features_refuses_a_text_held_out(one_object, pairs):
     a, b = pairs
     with pytest.raises(csa.ParameterError):
         one_object.fit_features(a, b, held_out="x")
 
 
-@pytest.mark.xfail(strict=True, reason="cli: detect_mislabelled(flip_fraction=nan) raw ValueError")
 def test_detect_mislabelled_refuses_a_nan_fraction(pairs):
     from csa.tasks import detect_mislabelled
 
