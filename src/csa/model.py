@@ -215,35 +215,52 @@ class PairedModel(ABC):
             )
         return sim_dim
 
-    def embed_a(self, a: Any, sim_dim: int | None = None) -> Any:
-        """Side-a vectors whose inner products with :meth:`embed_b` are the scores."""
+    #: Whether the model has a map of its own for class prompts (zero-shot), used when a
+    #: query says which side holds the prompts; other models score prompts as any item.
+    maps_prompts: ClassVar[bool] = False
+
+    def embed_a(self, a: Any, sim_dim: int | None = None, *, prompts: str | None = None) -> Any:
+        """Side-a vectors whose inner products with :meth:`embed_b` are the scores.
+
+        ``prompts`` ("a" or "b") says the query is zero-shot with class prompts on that
+        side; a model with a prompt map (:attr:`maps_prompts`) then scores in that side's
+        own feature space, and any other model scores as usual.
+        """
         self._check_fitted()
         sim_dim = self._query_sim_dim(sim_dim)
-        return self._embed_a(check_features(a, "a", n_features=self.n_features_a_), sim_dim)
+        x = check_features(a, "a", n_features=self.n_features_a_)
+        return self._embed_a(x, sim_dim, _checked_prompts(prompts))
 
-    def embed_b(self, b: Any, sim_dim: int | None = None) -> Any:
+    def embed_b(self, b: Any, sim_dim: int | None = None, *, prompts: str | None = None) -> Any:
         """Side-b vectors whose inner products with :meth:`embed_a` are the scores."""
         self._check_fitted()
         sim_dim = self._query_sim_dim(sim_dim)
-        return self._embed_b(check_features(b, "b", n_features=self.n_features_b_), sim_dim)
+        x = check_features(b, "b", n_features=self.n_features_b_)
+        return self._embed_b(x, sim_dim, _checked_prompts(prompts))
 
     @abstractmethod
-    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> Any: ...
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None, prompts: str | None) -> Any: ...
 
     @abstractmethod
-    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> Any: ...
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None, prompts: str | None) -> Any: ...
 
-    def similarity(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
+    def similarity(
+        self, a: Any, b: Any, sim_dim: int | None = None, *, prompts: str | None = None
+    ) -> np.ndarray:
         """``(m_a, m_b)`` matrix of scores of every row of ``a`` against every row of ``b``.
 
-        ``sim_dim`` (CSA and CCA) scores on the first that many dimensions without refitting.
+        ``sim_dim`` (CSA and CCA) scores on the first that many dimensions without
+        refitting; ``prompts`` marks a zero-shot query (see :meth:`embed_a`).
         """
-        return _dense(self.embed_a(a, sim_dim) @ self.embed_b(b, sim_dim).T)
+        options = {"prompts": prompts}
+        return _dense(self.embed_a(a, sim_dim, **options) @ self.embed_b(b, sim_dim, **options).T)
 
-    def score_pairs(self, a: Any, b: Any, sim_dim: int | None = None) -> np.ndarray:
+    def score_pairs(
+        self, a: Any, b: Any, sim_dim: int | None = None, *, prompts: str | None = None
+    ) -> np.ndarray:
         """``(m,)`` score of row i of ``a`` with row i of ``b``."""
-        ea = self.embed_a(a, sim_dim)
-        eb = self.embed_b(b, sim_dim)
+        ea = self.embed_a(a, sim_dim, prompts=prompts)
+        eb = self.embed_b(b, sim_dim, prompts=prompts)
         if ea.shape[0] != eb.shape[0]:
             raise ShapeError(
                 f"score_pairs needs as many rows in a as in b; got {ea.shape[0]} and "
@@ -290,6 +307,14 @@ class PairedModel(ABC):
                 f"{path} holds a {type(model).__name__} model, not {article} {cls.__name__}"
             )
         return model
+
+
+def _checked_prompts(prompts: Any) -> str | None:
+    if prompts not in (None, "a", "b"):
+        raise ParameterError(
+            f"prompts must be None, 'a' or 'b' (the side holding them); got {prompts!r}"
+        )
+    return prompts
 
 
 def expect_shape(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -583,9 +608,17 @@ class CSA(MomentModel):
         are in units of the side's mean variance, so ``0.1`` adds a tenth of the average
         feature variance to the diagonal; ``0`` is unregularised CCA.
     weights:
-        ``"canonical"`` (default) weights each dimension by its canonical correlation on
-        the training pairs, as CSA is defined; ``"heldout"`` by its mean correlation on
-        the held-out folds, which is not biased upward when pairs are few.
+        ``"auto"`` (default) answers each question with the map that measured best for
+        it on the demo's data (see the README, "Which map for which question"): the
+        ridges and ``sim_dim`` are chosen for, and retrieval and pair scores use, equal
+        weights on the shared canonical space, and a zero-shot query with class prompts
+        (``prompts=`` from the task functions) scores in the prompts' own feature space,
+        the other side mapped there by the canonical regression
+        ``(C + r mu I) projection diag(rho)``, so prompts unlike the training captions
+        are not distorted by whitening. ``"canonical"`` is CSA as the paper defines it:
+        each dimension weighted by its canonical correlation on the training pairs, the
+        ridges chosen for that score, one map for every question; ``"heldout"`` weights
+        by the mean correlation on the held-out folds.
     n_folds:
         Folds that rows are dealt to for the held-out choices (memory n_folds x d^2).
     chunk_size:
@@ -627,7 +660,7 @@ class CSA(MomentModel):
         self,
         sim_dim: int | str | None = "auto",
         ridge: Any = "auto",
-        weights: str = "canonical",
+        weights: str = "auto",
         n_folds: int = N_FOLDS,
         chunk_size: int | None = None,
         device: str | None = None,
@@ -643,7 +676,7 @@ class CSA(MomentModel):
 
     def _check_params(self) -> None:
         self._check_canonical_params()
-        check_choice(self.weights, "weights", ["canonical", "heldout"])
+        check_choice(self.weights, "weights", ["auto", "canonical", "heldout"])
 
     def _check_canonical_params(self) -> None:
         check_ridge(self.ridge, words=RIDGE_WORDS, pair=True)
@@ -652,8 +685,13 @@ class CSA(MomentModel):
         self._check_moment_params()
 
     def _weighting(self) -> str:
-        """How the score weights its dimensions: "canonical", "heldout" or (CCA) "equal"."""
-        return self.weights
+        """How the score weights its dimensions: "canonical", "heldout" or "equal"."""
+        return "equal" if self.weights == "auto" else self.weights
+
+    @property
+    def maps_prompts(self) -> bool:  # type: ignore[override]
+        """Whether zero-shot prompts are scored in their own side's space (weights "auto")."""
+        return self.weights == "auto"
 
     def _needs_folds(self) -> bool:
         ridges = self.ridge if isinstance(self.ridge, tuple | list) else (self.ridge,)
@@ -680,8 +718,41 @@ class CSA(MomentModel):
             "ridge_": (float(choice.ridges[0]), float(choice.ridges[1])),
             "n_components_": k,
             "sim_dim_": choose_sim_dim(self.sim_dim, k, moments, choice.selection),
-            "cv_results_": None if choice.selection is None else choice.selection.results(),
+            "cv_results_": self._report(choice),
+            **(self._prompt_maps(moments.total, solution) if self.maps_prompts else {}),
         }
+
+    def _report(self, choice: Any) -> dict[str, Any] | None:
+        """``cv_results_``: the held-out search, and which map answers which question."""
+        if choice.selection is None:
+            return None
+        results = choice.selection.results()
+        results["weighting"] = self._weighting()
+        if self.maps_prompts:
+            results["maps"] = {
+                "retrieval and pair scores": "shared canonical space, equal weights",
+                "zero-shot with class prompts": "the prompts' own space, by canonical regression",
+            }
+        return results
+
+    @staticmethod
+    def _prompt_maps(total: PairMoments, solution: Any) -> dict[str, np.ndarray]:
+        """``lift_a_``, ``lift_b_``: canonical coordinates of the other side -> this side's
+        centred features, ``(C + r mu I) P diag(rho)``.
+
+        ``P'(C + r mu I)P = I``, so ``(C + r mu I) P`` takes canonical coordinates back
+        to features; the canonical regression of one side's coordinates on the other's is
+        ``diag(rho)``. Truncating to ``sim_dim`` columns truncates the regression.
+        """
+        cov_aa, cov_bb, _ = total.covariances()
+        lifts = {}
+        for side, cov, proj, ridge in (
+            ("a", cov_aa, solution.proj_a, solution.ridge_a),
+            ("b", cov_bb, solution.proj_b, solution.ridge_b),
+        ):
+            shift = ridge * float(np.trace(cov)) / cov.shape[0]
+            lifts[f"lift_{side}_"] = (cov @ proj + shift * proj) * solution.correlations
+        return lifts
 
     def _resolve_sim_dim(self, sim_dim: int | None) -> int:
         if sim_dim is None:
@@ -716,15 +787,20 @@ class CSA(MomentModel):
             proj = proj[:, :sim_dim]
         return (x - mean) @ proj
 
-    def _embed(self, x: np.ndarray, side: str, sim_dim: int | None) -> np.ndarray:
+    def _embed(self, x: np.ndarray, side: str, sim_dim: int | None, prompts: str | None) -> Any:
         s = self._resolve_sim_dim(sim_dim)
-        return unit_rows(self._coords(x, side, s)) * np.sqrt(self.weights_[:s])
+        if prompts is None or not self.maps_prompts:
+            return unit_rows(self._coords(x, side, s)) * np.sqrt(self.weights_[:s])
+        if prompts == side:  # the prompts themselves, in their own centred space
+            return unit_rows(x - (self.mean_a_ if side == "a" else self.mean_b_))
+        lift = self.lift_b_ if side == "a" else self.lift_a_
+        return unit_rows(self._coords(x, side, s) @ lift[:, :s].T)
 
-    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> np.ndarray:
-        return self._embed(a, "a", sim_dim)
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None, prompts: str | None) -> np.ndarray:
+        return self._embed(a, "a", sim_dim, prompts)
 
-    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> np.ndarray:
-        return self._embed(b, "b", sim_dim)
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None, prompts: str | None) -> np.ndarray:
+        return self._embed(b, "b", sim_dim, prompts)
 
     # ---- persistence ------------------------------------------------------------
     def _solution_arrays(self) -> dict[str, np.ndarray]:
@@ -733,6 +809,7 @@ class CSA(MomentModel):
             "projection_b": self.projection_b_,
             "canonical_correlations": self.canonical_correlations_,
             "weights": self.weights_,
+            **({"lift_a": self.lift_a_, "lift_b": self.lift_b_} if self.maps_prompts else {}),
         }
 
     def _solution_scalars(self) -> dict[str, Any]:
@@ -773,12 +850,22 @@ class CSA(MomentModel):
             "sim_dim_": sim_dim,
             "n_components_": k,
             "cv_results_": None,
+            **(
+                {
+                    "lift_a_": expect_shape(arrays, "lift_a", (dim_a, k)),
+                    "lift_b_": expect_shape(arrays, "lift_b", (dim_b, k)),
+                }
+                if self.maps_prompts
+                else {}
+            ),
         }
 
     def _weights_match(self, weights: np.ndarray, correlations: np.ndarray) -> bool:
         """Whether stored weights are ones this model's weighting can produce."""
         if self._weighting() == "canonical":
             return bool(np.array_equal(weights, correlations))
+        if self._weighting() == "equal":
+            return bool(np.all(weights == 1.0))
         return bool(np.all((weights >= 0) & (weights <= 1)))
 
 
@@ -808,8 +895,7 @@ class CCA(CSA):
     def _check_params(self) -> None:
         self._check_canonical_params()
 
+    maps_prompts = False  # the plain baseline: one map for every question
+
     def _weighting(self) -> str:
         return "equal"
-
-    def _weights_match(self, weights: np.ndarray, correlations: np.ndarray) -> bool:
-        return bool(np.all(weights == 1.0))

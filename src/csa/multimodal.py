@@ -1487,7 +1487,8 @@ def _calibrate(
             f"all {n} held-out side-b items are identical: nothing to calibrate against "
             "(draw another held-out set with seed=, or fit with held_out=0)"
         )
-    scores = np.asarray(model.similarity(fa, fb[first], sim_dim=sim_dim), dtype=np.float64)
+    # Scored as classify scores them: the items on side b are the class prompts.
+    scores = np.asarray(model.similarity(fa, fb[first], sim_dim=sim_dim, prompts="b"))
     temperature = fit_temperature(scores, labels)
     threshold = choose_mismatch_threshold(model, fa, fb, seed=seed, sim_dim=sim_dim)
     return Calibration(

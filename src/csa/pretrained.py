@@ -75,6 +75,7 @@ def _weighting(model: Any) -> str | None:
         return "equal (plain CCA cosine)"
     if isinstance(model, CSA):
         return {
+            "auto": "equal on the shared space; zero-shot prompts in their own space",
             "canonical": "canonical correlations of the fit pairs",
             "heldout": "mean correlations on held-out folds",
         }.get(model.weights, str(model.weights))

@@ -55,7 +55,7 @@ def _save(model, tmp_path, name="m.csa"):
 @pytest.fixture()
 def saved(pairs, tmp_path):
     a, b = pairs
-    return _save(csa.CSA().fit(a, b), tmp_path)
+    return _save(csa.CSA(weights="canonical").fit(a, b), tmp_path)
 
 
 # The solution no longer fits the moments; where the file also records its pair count and

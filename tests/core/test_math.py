@@ -68,7 +68,7 @@ def test_fresh_data_correlate_dimension_by_dimension():
 
 def test_similarity_is_the_weighted_cosine_of_the_design():
     a, b = known_cca_pairs(1500, RHO, seed=6)
-    model = _fit(a, b)
+    model = _fit(a, b, weights="canonical")
     s = 3
     za = model.transform_a(a[:7])[:, :s]
     zb = model.transform_b(b[:5])[:, :s]
@@ -110,7 +110,7 @@ def test_csa_weighting_beats_equal_weights_when_noise_dims_are_kept():
     shuffled = np.random.default_rng(0).permutation(len(tb))
     labels = np.r_[np.ones(len(ta)), np.zeros(len(ta))]
     auc = {}
-    for model in (csa.CSA(sim_dim=None), csa.CCA(sim_dim=None)):
+    for model in (csa.CSA(sim_dim=None, weights="canonical"), csa.CCA(sim_dim=None)):
         model.fit(a, b)
         scores = np.r_[model.score_pairs(ta, tb), model.score_pairs(ta, tb[shuffled])]
         auc[type(model).__name__] = roc_auc_score(labels, scores)

@@ -155,7 +155,7 @@ def test_heldout_weights_replace_the_in_sample_correlations():
     a, b = known_cca_pairs(300, (0.9, 0.5, 0.2), dim_a=30, dim_b=20, seed=11)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", csa.WeakFitWarning)
-        canonical = csa.CSA(ridge=0.5, sim_dim=None).fit(a, b)
+        canonical = csa.CSA(ridge=0.5, sim_dim=None, weights="canonical").fit(a, b)
         heldout = csa.CSA(ridge=0.5, sim_dim=None, weights="heldout").fit(a, b)
     np.testing.assert_allclose(canonical.weights_, canonical.canonical_correlations_)
     assert np.all(heldout.weights_ >= 0)

@@ -99,7 +99,7 @@ def test_config_and_card_list_what_the_model_holds(saved):
         f"({model.ridge_[0]:.4g}, {model.ridge_[1]:.4g}) |",
         f"| sim_dim (canonical dimensions scored) | {model.sim_dim_} |",
         f"| canonical dimensions | {model.n_components_} |",
-        "| weighting | canonical correlations of the fit pairs |",
+        "| weighting | equal on the shared space; zero-shot prompts in their own space |",
         f"On {cal.n_pairs} held-out pairs the fit never saw",
         f"| softmax temperature | {cal.temperature:.4g} |",
         f"| mismatch threshold (score) | {cal.threshold:.4g} |",

@@ -91,10 +91,10 @@ class ASIF(PairedModel):
             )
         return sp.vstack(blocks, format="csr")
 
-    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> Any:
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None, prompts: str | None) -> Any:
         return self._relative(a, self.anchors_a_)
 
-    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> Any:
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None, prompts: str | None) -> Any:
         return self._relative(b, self.anchors_b_)
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -58,10 +58,10 @@ class LinearMap(MomentModel):
             "cv_results_": results,
         }
 
-    def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> np.ndarray:
+    def _embed_a(self, a: np.ndarray, sim_dim: int | None, prompts: str | None) -> np.ndarray:
         return unit_rows((a - self.mean_a_) @ self.coef_)
 
-    def _embed_b(self, b: np.ndarray, sim_dim: int | None) -> np.ndarray:
+    def _embed_b(self, b: np.ndarray, sim_dim: int | None, prompts: str | None) -> np.ndarray:
         return unit_rows(b - self.mean_b_)
 
     def _solution_arrays(self) -> dict[str, np.ndarray]:

@@ -248,7 +248,11 @@ def zero_shot_scores(
         raise InputError(f"inputs_side must be 'a' or 'b', got {inputs_side!r}")
     n_rows(inputs, "inputs")
     n_rows(class_embeddings, "class_embeddings")
-    queries, gallery, score = scoring_inputs(model, inputs, class_embeddings, inputs_side, sim_dim)
+    options = query_kwargs(sim_dim)
+    if getattr(model, "maps_prompts", False):
+        # The class prompts sit on the other side: a model with a prompt map scores there.
+        options["prompts"] = "b" if inputs_side == "a" else "a"
+    queries, gallery, score = scoring_inputs(model, inputs, class_embeddings, inputs_side, options)
     return as_scores(score_matrix(queries, gallery, block_size, score=score), "scores", 2)
 
 
