@@ -117,6 +117,34 @@ class Hubness:
         return self.embed_a(a) @ self.embed_b(b).T
 
 
+class Regress:
+    """Side a mapped into side b's own space through the canonical solution; cosine there.
+
+    The regression of b on a through a ridge CCA is ``(C_bb + r_b mu I) B diag(rho) z_a``
+    (exact for the ridge solution: ``W_b^(-1) V = (C_bb + r_b mu I) B``). Scoring its cosine
+    with the raw centred side b is what a ridge linear map does, but at CSA's ridges and
+    rank ``s``: no decomposition beyond CSA's, one ``d_b x d_b x s`` product.
+    """
+
+    def __init__(self, m: Map, cov_bb: np.ndarray, rb: float, g: float = 1.0) -> None:
+        d = cov_bb.shape[0]
+        shifted = cov_bb + np.eye(d) * rb * np.trace(cov_bb) / d
+        rho = m.info.get("rho")
+        self.m = m
+        self.lift = (shifted @ m.proj_b[:, : m.s]) * (rho[: m.s] ** g)
+        self.info = dict(m.info, regress_g=g)
+
+    def embed_a(self, a: np.ndarray, **_: Any) -> np.ndarray:
+        z = (a - self.m.mean_a) @ self.m.proj_a[:, : self.m.s]
+        return unit_rows(z @ self.lift.T)
+
+    def embed_b(self, b: np.ndarray, **_: Any) -> np.ndarray:
+        return unit_rows(b - self.m.mean_b)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
+        return self.embed_a(a) @ self.embed_b(b).T
+
+
 def _dense(x: Any) -> np.ndarray:
     return np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
 
@@ -162,8 +190,10 @@ class Search:
     several ``g`` per candidate ridge costs nothing extra.
     """
 
-    def __init__(self, folds: FoldMoments) -> None:
-        self.held = [_HeldOutFold(folds.training(k), folds.folds[k]) for k in range(folds.n_folds)]
+    def __init__(self, folds: FoldMoments, held: list[_HeldOutFold] | None = None) -> None:
+        self.held = held or [
+            _HeldOutFold(folds.training(k), folds.folds[k]) for k in range(folds.n_folds)
+        ]
         self.length = max(f.cap for f in self.held)
         self.cache: dict[tuple[float, float], list] = {}
         self.evaluations = 0
@@ -199,7 +229,7 @@ class Search:
             best = (-np.inf, 0.0, 1)
             for g in gammas:
                 c = self.curve(*key, g)
-                if np.max(c) > best[0] + 1e-6 * abs(best[0]):
+                if best[0] == -np.inf or np.max(c) > best[0] + 1e-6 * abs(best[0]):
                     best = (float(np.max(c)), g, int(np.argmax(c)) + 1)
             return best
 
@@ -212,7 +242,7 @@ class Search:
         def consider(cand: tuple[float, float]) -> None:
             nonlocal best, top
             s = score(cand)
-            if s[0] > top[0] + 1e-6 * abs(top[0]):
+            if top[0] == -np.inf or s[0] > top[0] + 1e-6 * abs(top[0]):
                 best, top = cand, s
 
         for v in GRID[1:]:
@@ -227,6 +257,36 @@ class Search:
         return best[0], best[1], top[1], top[2], top[0]
 
 
+def prompt_folds(folds: FoldMoments, prompts: np.ndarray) -> list[_HeldOutFold]:
+    """Held-out folds whose side b is projected onto the span of the centred prompts.
+
+    The separation criterion then scores only what the prompts can express: a
+    held-out caption's component along the prompts' directions, whitened as a prompt
+    would be. Computed from moments alone: ``S_ab P`` and ``P S_bb P`` with ``P`` the
+    orthogonal projector onto the prompts' span (``c`` directions).
+    """
+    from csa.linalg import matmul
+    from csa.solver import _range_spectrum, _unit_scale
+
+    out = []
+    for k in range(folds.n_folds):
+        train, held = folds.training(k), folds.folds[k]
+        f = _HeldOutFold.__new__(_HeldOutFold)
+        (cov_aa, cov_bb, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, held)
+        basis, _ = np.linalg.qr((prompts - train.mean_b).T)  # d_b x c, orthonormal
+        proj = basis @ basis.T
+        s_bb, s_ab = proj @ s_bb @ proj, s_ab @ proj
+        f.eig_a, vec_a, f.singular_a = _range_spectrum(cov_aa, train.n - 1)
+        f.eig_b, vec_b, f.singular_b = _range_spectrum(cov_bb, train.n - 1)
+        f.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
+        f.held_aa = matmul(vec_a, matmul(s_aa, vec_a), trans_x=True)
+        f.held_bb = matmul(vec_b, matmul(s_bb, vec_b), trans_x=True)
+        f.held_ab = matmul(vec_a, matmul(s_ab, vec_b), trans_x=True)
+        f.cap = min(f.eig_a.shape[0], f.eig_b.shape[0], train.n - 1)
+        out.append(f)
+    return out
+
+
 def build_map(
     folds: FoldMoments, ra: float, rb: float, g: float, s: int | None, **info: Any
 ) -> Map:
@@ -239,12 +299,14 @@ def build_map(
     s = k if s is None else min(s, k)
     return Map(
         total.mean_a, total.mean_b, sol.proj_a, sol.proj_b, sol.correlations**g, s,
-        dict(info, ridge_a=ra, ridge_b=rb, g=g, sim_dim=s),
+        dict(info, ridge_a=ra, ridge_b=rb, g=g, sim_dim=s, rho=sol.correlations),
     )  # fmt: skip
 
 
 # ---- variants ------------------------------------------------------------------------------
-def variants(a: np.ndarray, b: np.ndarray, seed: int, extra: dict[str, Any]) -> dict[str, Any]:
+def variants(
+    a: np.ndarray, b: np.ndarray, seed: int, extra: dict[str, Any], prompts: np.ndarray | None
+) -> dict[str, Any]:
     """Every fitted scorer of one budget: the defaults and the research variants."""
     out: dict[str, Any] = {}
     cost: dict[str, Any] = {}
@@ -277,6 +339,29 @@ def variants(a: np.ndarray, b: np.ndarray, seed: int, extra: dict[str, Any]) -> 
     # ...and the g-chosen weights at rb=1000 (linear-map-like regime).
     ra3, _, g3, s3, _ = search.best(GAMMAS, tune_b=False, fixed=(0.0, 1000.0))
     out["zs rb=1000 g-chosen"] = build_map(folds, ra3, 1000.0, g3, s3)
+
+    # Zero-shot ridge_b chosen at query time from the prompts: the held-out separation of
+    # captions projected onto the prompts' span, side a at CSA's ridge.
+    if prompts is not None:
+        psearch = Search(folds, prompt_folds(folds, prompts))
+        best = None
+        for rb_p in (rb, 1.0, 10.0, 100.0, 1000.0):
+            c = psearch.curve(ra, rb_p, 1.0)
+            if best is None or np.max(c) > best[0]:
+                best = (float(np.max(c)), rb_p, int(np.argmax(c)) + 1)
+        _, rb_p, s_p = best
+        out["zs prompt-span rb"] = build_map(folds, ra, rb_p, 1.0, s_p)
+        c = search.curve(ra, rb_p, 1.0)
+        out["zs prompt-span rb, s on folds"] = build_map(
+            folds, ra, rb_p, 1.0, int(np.argmax(c)) + 1
+        )
+
+    # Regression into side b's space through CSA's own solution (no extra decomposition).
+    cov_bb = folds.total.covariances()[1]
+    out["regress csa"] = Regress(out["CSA re"], cov_bb, rb)
+    full = build_map(folds, ra, rb, 1.0, None)
+    out["regress csa all-dims"] = Regress(full, cov_bb, rb)
+    out["regress g-chosen"] = Regress(out["g-chosen"], cov_bb, gb, g)
 
     # Grouped folds: similar captions together, so held-out text is new text.
     gfolds = fold_moments(a, b, kmeans_folds(b, seed))
@@ -321,6 +406,7 @@ def score_clipart(model: Any, d: dict[str, np.ndarray], opts: dict) -> dict[str,
     }
 
 
+HUB_MODELS = ("CSA", "CCA", "LinearMap", "ASIF", "g-chosen", "regress csa")
 SCORERS: dict[str, Callable] = {"bbc": score_bbc, "clipart": score_clipart}
 HUBNESS = (("csls k=10", "csls", 10, 0.0), ("isoftmax b=20", "isoftmax", 0, 20.0))
 
@@ -336,16 +422,17 @@ def run(dataset: str, budgets: Sequence[int], seeds: Sequence[int], hub: bool) -
             idx = d[f"index_{n}_{seed}"]
             a, b = d["train_a"][idx], d["train_b"][idx]
             extra: dict[str, Any] = {}
-            fitted = variants(a, b, seed, extra)
+            fitted = variants(a, b, seed, extra, d.get("test_classes"))
             scored = {}
             for name, model in fitted.items():
                 scored[name] = SCORERS[dataset](model, d, {})
-                if hub and name in ("CSA", "CCA", "LinearMap", "ASIF", "g-chosen"):
+                if hub and name in HUB_MODELS:
                     for label, kind, k, beta in HUBNESS:
                         wrapped = Hubness(model, a, b, kind, k, beta)
                         scored[f"{name} +{label}"] = SCORERS[dataset](wrapped, d, {})
             for name, metrics in scored.items():
                 info = getattr(fitted.get(name), "info", None) or _params(fitted.get(name))
+                info = {k: v for k, v in info.items() if k != "rho"}
                 for metric, value in metrics.items():
                     rows.append(dict(dataset=dataset, n_pairs=int(n), seed=int(seed),
                                      variant=name, metric=metric, value=float(value),
