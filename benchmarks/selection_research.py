@@ -325,6 +325,10 @@ def variants(
     ra, rb, _, s1, _ = search.best([1.0])
     out["CSA re"] = build_map(folds, ra, rb, 1.0, s1)
     n_csa = search.evaluations
+    # CCA's own choice (equal weights in the criterion), scored with either weighting.
+    ca, cb, _, sc, _ = search.best([0.0])
+    out["CCA re"] = build_map(folds, ca, cb, 0.0, sc)
+    out["CSA weights @ CCA choice"] = build_map(folds, ca, cb, 1.0, sc)
     ga, gb, g, sg, _ = search.best(GAMMAS)
     out["g-chosen"] = build_map(folds, ga, gb, g, sg)
     cost["g-chosen evaluations"] = (n_csa, search.evaluations)
