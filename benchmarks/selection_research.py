@@ -30,6 +30,7 @@ import argparse
 import json
 import time
 import warnings
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -180,6 +181,24 @@ def kmeans_folds(b: np.ndarray, seed: int, clusters_per_fold: int = 4) -> np.nda
         cluster_fold[c] = int(np.argmin(load))
         load[cluster_fold[c]] += sizes[c]
     return cluster_fold[km.labels_]
+
+
+def hashed_folds(b: np.ndarray, bits: int | None, seed: int = 0) -> np.ndarray:
+    """Streamable grouping: a row's fold from its side-b value alone (any chunking agrees).
+
+    ``bits=None``: a hash of the row's bytes, so identical captions share a fold;
+    ``bits=k``: the signs of ``k`` fixed random projections (SimHash), so near-identical
+    captions share a fold too. The bucket id is spread over the folds by a SplitMix64 hash.
+    """
+    from csa.moments import fold_of
+
+    if bits is None:
+        rows = np.ascontiguousarray(b)
+        keys = np.array([zlib.crc32(row.tobytes()) for row in rows], dtype=np.int64)
+    else:
+        planes = np.random.default_rng(seed).standard_normal((b.shape[1], bits))
+        keys = ((b @ planes) > 0).astype(np.int64) @ (1 << np.arange(bits))
+    return fold_of(keys, N_FOLDS)
 
 
 # ---- the generalised fold search -----------------------------------------------------------
@@ -375,6 +394,13 @@ def variants(
     gga, ggb, gg, ggs, _ = gsearch.best(GAMMAS)
     out["grouped g-chosen"] = build_map(folds, gga, ggb, gg, ggs)
 
+    for label, bits in (("identity-grouped", None), ("simhash6-grouped", 6)):
+        hsearch = Search(fold_moments(a, b, hashed_folds(b, bits)))
+        hga, hgb, hg, hgs, _ = hsearch.best(GAMMAS)
+        out[f"{label} g-chosen"] = build_map(folds, hga, hgb, hg, hgs)
+        hca, hcb, _, hcs, _ = hsearch.best([1.0])
+        out[f"{label}"] = build_map(folds, hca, hcb, 1.0, hcs)
+
     extra["cost_seconds"] = cost
     return out
 
@@ -485,7 +511,13 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=None)
     parser.add_argument("--no-hubness", action="store_true")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--table", nargs="+", default=None, help="print saved JSON results")
+    parser.add_argument("--only", nargs="+", default=None, help="variants to print")
     args = parser.parse_args()
+    if args.table:
+        saved = [r for f in args.table for r in json.loads(Path(f).read_text())["rows"]]
+        print(table([r for r in saved if not args.only or r["variant"] in args.only]))
+        return
     rows = []
     for ds in args.datasets:
         pool = {"bbc": 1789, "clipart": 4169}[ds]
