@@ -459,8 +459,14 @@ LIGHT = ("CSA", "CCA", "LinearMap", "ASIF", "CSA re", "g-chosen", "regress csa")
 
 
 def run(
-    dataset: str, budgets: Sequence[int], seeds: Sequence[int], hub: bool, light: bool = False
+    dataset: str,
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    hub: bool,
+    light: bool = False,
+    partial: Path | None = None,
 ) -> list[dict]:
+    """Rows of every variant at every budget and seed; ``partial`` gets them as they come."""
     d = dict(np.load(DATA / f"{dataset}.npz"))
     pool = d["train_a"].shape[0]
     rows = []
@@ -491,6 +497,8 @@ def run(
                                      params=info))  # fmt: skip
             print(f"{dataset} n={n} seed={seed}: {time.perf_counter() - t0:.1f}s "
                   f"{extra['cost_seconds']}", flush=True)  # fmt: skip
+            if partial is not None:
+                partial.write_text(json.dumps({"rows": rows}))
     return rows
 
 
@@ -541,19 +549,20 @@ def main() -> None:
         saved = [r for f in args.table for r in json.loads(Path(f).read_text())["rows"]]
         print(table([r for r in saved if not args.only or r["variant"] in args.only]))
         return
-    rows = []
-    for ds in args.datasets:
-        pool = {"bbc": 1789, "clipart": 4169}[ds]
-        budgets = args.budgets or ([100, 1000] if args.quick else [100, 300, 1000, pool])
-        seeds = range(args.seeds or (2 if args.quick else 3))
-        rows += run(ds, budgets, list(seeds), hub=not args.no_hubness, light=args.light)
-    print(table(rows))
     out = (
         Path(args.out)
         if args.out
         else RESULTS
         / ("selection_research_quick.json" if args.quick else "selection_research.json")
     )
+    rows = []
+    for ds in args.datasets:
+        pool = {"bbc": 1789, "clipart": 4169}[ds]
+        budgets = args.budgets or ([100, 1000] if args.quick else [100, 300, 1000, pool])
+        seeds = range(args.seeds or (2 if args.quick else 3))
+        partial = out.with_name(f"{out.stem}.{ds}.partial.json")
+        rows += run(ds, budgets, list(seeds), not args.no_hubness, args.light, partial)
+    print(table(rows))
     out.write_text(json.dumps({"rows": rows}, indent=1))
     print(f"wrote {out}")
 
