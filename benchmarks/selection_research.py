@@ -43,7 +43,7 @@ import csa
 from csa.linalg import unit_rows
 from csa.moments import FoldMoments, MomentAccumulator
 from csa.solver import _HeldOutFold, _padded, separation_curve, solve_cca
-from csa.tasks import evaluate_retrieval, zero_shot_classify
+from csa.tasks import detect_out_of_context, evaluate_retrieval, zero_shot_classify
 
 DATA = Path("/work/cache/research")
 RESULTS = Path(__file__).parent / "results"
@@ -53,8 +53,18 @@ N_FOLDS = 5
 
 
 # ---- the maps -----------------------------------------------------------------------------
+class _Embeds:
+    """Scoring from ``embed_a``/``embed_b``, as every csa model scores."""
+
+    def similarity(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
+        return self.embed_a(a) @ self.embed_b(b).T
+
+    def score_pairs(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.embed_a(a), self.embed_b(b))
+
+
 @dataclass
-class Map:
+class Map(_Embeds):
     """A CCA-family scorer: centred features times projections, first ``s`` dims, weights."""
 
     mean_a: np.ndarray
@@ -73,11 +83,8 @@ class Map:
         z = (b - self.mean_b) @ self.proj_b[:, : self.s]
         return unit_rows(z) * np.sqrt(self.weights[: self.s])
 
-    def similarity(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
-        return self.embed_a(a) @ self.embed_b(b).T
 
-
-class Hubness:
+class Hubness(_Embeds):
     """A hubness-corrected scorer: ``2 S(x, y) - r_a(x) - r_b(y)``.
 
     ``r_b(y)`` is a penalty computed against the training side-a rows (the query bank)
@@ -114,11 +121,8 @@ class Hubness:
         r = self._penalty(e, self.bank_a)
         return np.hstack([np.sqrt(2.0) * e, np.ones((e.shape[0], 1)), r[:, None]])
 
-    def similarity(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
-        return self.embed_a(a) @ self.embed_b(b).T
 
-
-class Regress:
+class Regress(_Embeds):
     """Side a mapped into side b's own space through the canonical solution; cosine there.
 
     The regression of b on a through a ridge CCA is ``(C_bb + r_b mu I) B diag(rho) z_a``
@@ -141,9 +145,6 @@ class Regress:
 
     def embed_b(self, b: np.ndarray, **_: Any) -> np.ndarray:
         return unit_rows(b - self.m.mean_b)
-
-    def similarity(self, a: np.ndarray, b: np.ndarray, **_: Any) -> np.ndarray:
-        return self.embed_a(a) @ self.embed_b(b).T
 
 
 def _dense(x: Any) -> np.ndarray:
@@ -429,6 +430,9 @@ def score_bbc(model: Any, d: dict[str, np.ndarray], opts: dict) -> dict[str, flo
         "body->headline R@1": r["a->b"].recall[1],
         "headline->body R@1": r["b->a"].recall[1],
         "retrieval mAP": r.mean_map,
+        "out-of-context AUC": detect_out_of_context(
+            model, d["test_a"], d["test_b"], groups=d["test_groups"], seed=0
+        ).auc,
     }
 
 
@@ -443,6 +447,9 @@ def score_clipart(model: Any, d: dict[str, np.ndarray], opts: dict) -> dict[str,
         "caption->image R@1": r["b->a"].recall[1],
         "retrieval mAP": r.mean_map,
         "zero-shot top-1": zs,
+        "out-of-context AUC": detect_out_of_context(
+            model, d["test_a"], d["test_b"], groups=g, seed=0
+        ).auc,
     }
 
 
