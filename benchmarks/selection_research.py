@@ -542,6 +542,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def paired(rows: list[dict], reference: str) -> str:
+    """Mean and sd over seeds of each variant minus ``reference`` on the same draw."""
+    value = {(r["dataset"], r["metric"], r["variant"], r["n_pairs"], r["seed"]): r["value"]
+             for r in rows}  # fmt: skip
+    acc: dict[tuple, list[float]] = defaultdict(list)
+    for (ds, metric, name, n, seed), v in value.items():
+        ref = value.get((ds, metric, reference, n, seed))
+        if ref is not None and name != reference:
+            acc[(ds, metric, name, n)].append(v - ref)
+    lines = []
+    for ds, metric in sorted({k[:2] for k in acc}):
+        ns = sorted({k[3] for k in acc if k[:2] == (ds, metric)})
+        lines.append(f"\n## {ds}: {metric}, minus {reference} (same draw)")
+        lines.append(f"{'variant':28s}" + "".join(f"{n:>17d}" for n in ns))
+        for name in dict.fromkeys(k[2] for k in acc if k[:2] == (ds, metric)):
+            cells = []
+            for n in ns:
+                d = acc.get((ds, metric, name, n), [])
+                cells.append(f"{np.mean(d):+8.3f}+-{np.std(d):.3f}" if d else "")
+            lines.append(f"{name:28s}" + "".join(f"{c:>17s}" for c in cells))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two budgets, two seeds")
@@ -553,10 +576,12 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--table", nargs="+", default=None, help="print saved JSON results")
     parser.add_argument("--only", nargs="+", default=None, help="variants to print")
+    parser.add_argument("--paired", default=None, help="with --table: differences to this one")
     args = parser.parse_args()
     if args.table:
         saved = [r for f in args.table for r in json.loads(Path(f).read_text())["rows"]]
-        print(table([r for r in saved if not args.only or r["variant"] in args.only]))
+        kept = [r for r in saved if not args.only or r["variant"] in args.only]
+        print(paired(kept, args.paired) if args.paired else table(kept))
         return
     out = (
         Path(args.out)
