@@ -580,6 +580,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.table:
         saved = [r for f in args.table for r in json.loads(Path(f).read_text())["rows"]]
+        if args.out:  # merge runs: the last row of each (dataset, budget, seed, variant, metric)
+            merged = {(r["dataset"], r["n_pairs"], r["seed"], r["variant"], r["metric"]): r
+                      for r in saved}  # fmt: skip
+            saved = list(merged.values())
+            Path(args.out).write_text(json.dumps({"sources": args.table, "rows": saved}, indent=0))
         kept = [r for r in saved if not args.only or r["variant"] in args.only]
         print(paired(kept, args.paired) if args.paired else table(kept))
         return
