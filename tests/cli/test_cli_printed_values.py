@@ -226,11 +226,17 @@ def test_flag_prints_the_count_below_the_threshold(one_object, monkeypatch):
     hand = np.diag(csa_scores_by_hand(mm.model, img[60:].astype(np.float32), fb))
     threshold = float(np.sort(hand)[7] + np.sort(hand)[8]) / 2  # 8 pairs fall below it
     out = _run("flag", "-m", d / "mm.csa", d / "items.txt", d / "shuffled.txt",
-               "--threshold", threshold, "--json", d / "f.json")  # fmt: skip
+               f"--threshold={threshold!r}", "--json", d / "f.json")  # fmt: skip
     assert "8 of 20 pairs flagged" in out
     pairs = json.loads((d / "f.json").read_text())["pairs"]
     np.testing.assert_allclose([p["score"] for p in pairs], hand, atol=1e-5)
     assert [p["flagged"] for p in pairs] == (hand < threshold).tolist()
+    exact = pairs[4]["score"]  # the score the command computed, to the last bit
+    again = _run("flag", "-m", d / "mm.csa", d / "items.txt", d / "shuffled.txt",
+                 f"--threshold={exact!r}", "--json", d / "f2.json")  # fmt: skip
+    flags = [p["flagged"] for p in json.loads((d / "f2.json").read_text())["pairs"]]
+    assert flags == [p["score"] < exact for p in pairs] and not flags[4]
+    assert f"{sum(flags)} of 20 pairs flagged" in again
     held = _run("flag", "-m", d / "mm.csa", d / "items.txt", d / "captions.txt")
     cal = mm.calibration_.threshold
     fa_true = caption_vecs[[caption_ids.index(c) for c in captions[60:]]].astype(np.float32)

@@ -210,3 +210,30 @@ def test_fit_holds_out_the_stated_share_and_fits_on_the_rest(world, tmp_path):
     np.testing.assert_allclose(
         whole.model.canonical_correlations_, direct.canonical_correlations_, rtol=1e-5
     )
+
+
+def test_a_pair_scoring_exactly_the_threshold_is_not_flagged(world, fitted):
+    _, _, items_a, captions, _ = world
+    a, b = items_a[60:66], captions[61:67]
+    scores = fitted.score_pairs(a, b)
+    res = fitted.flag(a, b, threshold=float(scores[2]))
+    np.testing.assert_array_equal(res.flagged, scores < scores[2])
+    assert not res.flagged[2]
+
+
+def test_calibration_at_a_chosen_sim_dim(world, fitted):
+    _, _, items_a, captions, _ = world
+    held_a, held_b = items_a[60:], captions[60:]
+    cal = fitted.calibrate(held_a, held_b, sim_dim=2)
+    assert cal.sim_dim == 2
+    fa, fb = _features(world, "a", held_a), _features(world, "b", held_b)
+    distinct = list(dict.fromkeys(held_b))
+    targets = np.array([distinct.index(c) for c in held_b])
+    columns = np.stack([fb[held_b.index(c)] for c in distinct])
+    scores = csa_scores_by_hand(fitted.model, fa, columns, sim_dim=2)
+    assert cal.temperature == pytest.approx(_temperature_by_hand(scores, targets), rel=2e-3)
+    res = fitted.classify(held_a, list(CLASSES), sim_dim=2)
+    np.testing.assert_allclose(
+        res.probabilities, softmax_by_hand(res.scores, cal.temperature), rtol=1e-9
+    )
+    assert fitted.classify(held_a, list(CLASSES)).probabilities is None  # default sim_dim: 3

@@ -119,3 +119,23 @@ def test_asif_top_k_through_sparse_blocks_by_hand(files):
     want_scores, _ = _hand_top_k(full, 3)
     np.testing.assert_allclose(scores, want_scores, atol=1e-6)
     np.testing.assert_allclose(np.take_along_axis(full, ids, axis=1), want_scores, atol=1e-6)
+
+
+def test_top_k_ties_go_to_the_smaller_gallery_index(files):
+    _, _, a, b = files
+    model = csa.CSA(ridge=0.1, sim_dim=2).fit(a, b)
+    gallery = np.vstack([b[:6], b[:6], b[:6]])  # every item three times: exact ties
+    _, ids = top_k(model, a[:4], gallery, 7, backend="numpy")
+    full = csa_scores_by_hand(model, a[:4], gallery)
+    for row in range(4):
+        # within each tie group the ids ascend; groups follow the score order
+        hand = sorted(range(18), key=lambda j, r=row: (-round(full[r, j], 9), j))[:7]
+        assert ids[row].tolist() == hand
+
+
+def test_asif_keeps_only_positive_similarities(files):
+    _, _, a, b = files
+    model = csa.ASIF(k=50, p=3.0).fit(a, b)  # every anchor kept: negatives are in play
+    q_a, q_b = known_cca_pairs(5, rho=(0.9, 0.6), dim_a=5, dim_b=4, seed=13)
+    expected = asif_scores_by_hand(a, b, q_a, q_b, k=50, p=3.0)
+    np.testing.assert_allclose(model.similarity(q_a, q_b), expected, atol=1e-10)

@@ -17,6 +17,7 @@ import csa
 from csa.tasks import (
     BilevelRule,
     CosineScorer,
+    build_class_embeddings,
     choose_mismatch_threshold,
     detect_mislabelled,
     detect_out_of_context,
@@ -24,7 +25,9 @@ from csa.tasks import (
     evaluate_retrieval,
     fit_bilevel_rule,
     fit_mismatch_threshold,
+    roc_auc,
     select_sim_dim,
+    top_k_accuracy,
     tune,
     zero_shot_classify,
     zero_shot_scores,
@@ -470,3 +473,94 @@ def test_cosine_scorer_by_hand():
     uy = y / np.linalg.norm(y, axis=1, keepdims=True)
     np.testing.assert_allclose(CosineScorer().similarity(x, y), ux @ uy.T, atol=1e-12)
     np.testing.assert_allclose(CosineScorer().score_pairs(x, y), np.sum(ux * uy, 1), atol=1e-12)
+
+
+# ------------------------------------------------------------------ prompts and ties
+class _Prompts:
+    """A prompt encoder: each prompt's vector is fixed, with very different norms."""
+
+    def __init__(self, table):
+        self.table = table
+        self.seen = []
+
+    def encode(self, texts, **kwargs):
+        self.seen.extend(texts)
+        return np.stack([self.table[t] for t in texts])
+
+
+def test_class_embeddings_average_unit_prompts_class_by_class():
+    table = {
+        "a cat": np.array([10.0, 0.0, 0.0]),
+        "the cat": np.array([0.0, 1.0, 0.0]),
+        "a dog": np.array([0.0, 0.0, 3.0]),
+        "the dog": np.array([1.0, 0.0, 1.0]),
+    }
+    enc = _Prompts(table)
+    emb = build_class_embeddings(enc, ["cat", "dog"], ["a {}", "the {}"])
+    assert enc.seen == ["a cat", "the cat", "a dog", "the dog"]
+    # unit prompts averaged, then the mean normalised: cat (1, 1, 0)/sqrt2; dog from
+    # (0, 0, 1) and (1, 0, 1)/sqrt2
+    dog = np.array([0.0, 0.0, 1.0]) + np.array([1.0, 0.0, 1.0]) / np.sqrt(2)
+    expected = np.array([[1.0, 1.0, 0.0] / np.sqrt(2), dog / np.linalg.norm(dog)])
+    np.testing.assert_allclose(emb, expected, rtol=1e-6)
+
+
+def test_tied_scores_rank_the_true_class_last():
+    scores = np.array([[0.5, 0.5, 0.5], [0.9, 0.2, 0.9], [0.1, 0.3, 0.2]])
+    labels = np.array([0, 2, 1])
+    # row 0: three-way tie -> rank 3; row 1: tie with class 0 -> rank 2; row 2: rank 1
+    assert top_k_accuracy(scores, labels, 1) == pytest.approx(1 / 3)
+    assert top_k_accuracy(scores, labels, 2) == pytest.approx(2 / 3)
+    assert top_k_accuracy(scores, labels, 3) == pytest.approx(1.0)
+
+
+def test_roc_auc_counts_ties_one_half():
+    scores = [0.9, 0.5, 0.5, 0.1, 0.5]
+    positive = [True, True, False, False, False]
+    # pairs (pos, neg): 0.9 beats all 3; 0.5 beats 0.1, ties 0.5 twice -> (3 + 1 + 1) / 6
+    assert roc_auc(scores, positive) == pytest.approx(5 / 6)
+    assert roc_auc(scores, positive) == pytest.approx(auc_by_hand(scores, positive))
+
+
+def test_youden_ties_go_to_the_lower_threshold():
+    scores = np.array([0.4, 0.8, 0.2, 0.6])
+    is_mismatch = np.array([False, False, True, True])
+    th = fit_mismatch_threshold(scores, is_mismatch)
+    # J = 1/2 at t = 0.3 (flags 0.2) and at t = 0.7 (flags 0.2, 0.4, 0.6): fewer flags win
+    assert th.threshold == pytest.approx(0.3)
+    assert (th.true_positive_rate, th.false_positive_rate) == pytest.approx((0.5, 0.0))
+
+
+def test_out_of_context_never_draws_an_identical_caption(toy):
+    rng = np.random.default_rng(16)
+    a = rng.normal(size=(12, 3))
+    captions = rng.normal(size=(3, 3))
+    which = np.arange(12) % 3
+    b = captions[which]
+    res = detect_out_of_context(toy, a, b, seed=1)
+    full = bilinear_by_hand(toy, a, b)
+    for i, s in enumerate(res.scores[12:]):
+        j = int(np.argmin(np.abs(full[i] - s)))
+        assert abs(full[i, j] - s) < 1e-9 and which[j] != which[i]
+
+
+def test_ties_in_selection_go_to_the_smallest_sim_dim(fitted_csa):
+    model, a_new, b_new = fitted_csa
+    a, b = a_new[:8], b_new[:8]
+    # recall@8 over a gallery of 8 is 1 at every s: a three-way tie to break
+    sel = select_sim_dim(model, a, b, [5, 3, 2], "recall@8")
+    assert sel.curve == {2: 1.0, 3: 1.0, 5: 1.0} and sel.best == 2
+    res = tune(
+        lambda: model, None, a, b, a, b, metric="recall@8", query_grid={"sim_dim": [5, 3, 2]}
+    )
+    assert res.best_query == {"sim_dim": 2} and res.best_score == 1.0
+
+
+def test_linear_map_scores_by_its_formula(fitted_csa):
+    _, a_new, b_new = fitted_csa
+    model = csa.LinearMap(ridge=0.5).fit(a_new, b_new)
+    pred = (a_new[:7] - model.mean_a_) @ model.coef_
+    target = b_new[:9] - model.mean_b_
+    pred /= np.linalg.norm(pred, axis=1, keepdims=True)
+    target /= np.linalg.norm(target, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.similarity(a_new[:7], b_new[:9]), pred @ target.T, atol=1e-10)
