@@ -11,7 +11,7 @@ stops, since the baseline is broken and every mutant would look caught.
 Usage (from the repository root)::
 
     python benchmarks/mutation_pass.py                  # every mutant
-    python benchmarks/mutation_pass.py --only I1 O5     # some of them
+    python benchmarks/mutation_pass.py --only I1 O5     # rerun some, merged into the result
     python benchmarks/mutation_pass.py --list           # what would run
 
 The result goes to ``benchmarks/results/mutation_pass.json``: per mutant, whether it was
@@ -721,9 +721,18 @@ def main() -> None:
                     "seconds": round(seconds, 1),
                 }
             )
-            mark = "caught" if caught else "MISSED"
+            mark = (
+                ("FAILED" if caught else "passed")
+                if m.origin == "control"
+                else ("caught" if caught else "MISSED")
+            )
             print(f"{m.id:4} {mark:6} by {len(failed):3} tests  {seconds:6.1f}s  {m.description}",
                   flush=True)  # fmt: skip
+    if args.only and args.output.is_file():
+        # a partial rerun replaces its mutants' rows in the last full result
+        fresh = {r["id"]: r for r in rows}
+        previous = json.loads(args.output.read_text(encoding="utf-8"))["mutants"]
+        rows = [fresh.pop(r["id"], r) for r in previous] + list(fresh.values())
     mutants = [r for r in rows if r["origin"] != "control"]
     summary: dict[str, dict[str, int]] = {}
     for key in ("origin", "layer"):

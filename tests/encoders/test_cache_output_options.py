@@ -127,3 +127,15 @@ def test_the_one_object_reads_its_features_back_from_the_cache(tmp_path):
         expected = csa_scores_by_hand(mm.model, _raw(ta, WORDS), _raw(tb, WORDS[:2]))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert enc_a.encoded == len(WORDS) and enc_b.encoded == 2
+
+
+def test_long_encoder_names_that_share_a_prefix_keep_their_own_entries(tmp_path):
+    """Two feature files deep in one folder: names alike for 80+ characters, same width."""
+    folder = "precomputed:/data/" + "project/embeddings/" * 5
+    one, two = _table(11), _table(12)
+    first = TableEncoder(folder + "image-side.npy", one)
+    second = TableEncoder(folder + "text-side.npy", two)
+    np.testing.assert_array_equal(cached_encode(first, WORDS, cache_dir=tmp_path), _raw(one, WORDS))
+    np.testing.assert_array_equal(
+        cached_encode(second, WORDS, cache_dir=tmp_path), _raw(two, WORDS)
+    )

@@ -564,3 +564,50 @@ def test_linear_map_scores_by_its_formula(fitted_csa):
     pred /= np.linalg.norm(pred, axis=1, keepdims=True)
     target /= np.linalg.norm(target, axis=1, keepdims=True)
     np.testing.assert_allclose(model.similarity(a_new[:7], b_new[:9]), pred @ target.T, atol=1e-10)
+
+
+class _Recording:
+    """A fitted model passed through unchanged, noting which rows of a and b each call paired."""
+
+    def __init__(self, model, a, b):
+        self.model = model
+        self.rows_a = {np.asarray(r).tobytes(): i for i, r in enumerate(a)}
+        self.rows_b = {np.asarray(r).tobytes(): i for i, r in enumerate(b)}
+        self.calls = []
+
+    def score_pairs(self, x, y, **options):
+        ids_x = [self.rows_a[np.asarray(r).tobytes()] for r in x]
+        ids_y = [self.rows_b[np.asarray(r).tobytes()] for r in y]
+        self.calls.append((ids_x, ids_y))
+        return self.model.score_pairs(x, y, **options)
+
+    def similarity(self, x, y, **options):  # pragma: no cover - the rule scores pairs only
+        return self.model.similarity(x, y, **options)
+
+
+def test_bilevel_on_a_fitted_csa_with_the_split_read_off_the_calls(fitted_csa):
+    """30 items, 12 for validation: which items and wrong captions each split used is read
+    from the calls the task makes; every number of the result is then recomputed by hand."""
+    model, a_new, b_new = fitted_csa
+    a, b = a_new[:30], b_new[:30]
+    rng = np.random.default_rng(17)
+    reference = 3.0 * b + rng.normal(scale=1.0, size=b.shape)
+    spy = _Recording(model, a, b)
+    res = detect_out_of_context_bilevel(spy, a, b, reference, val_fraction=0.4, seed=2)
+    assert (res.n_val_items, res.n_test_items) == (12, 18)
+    genuine = {len(x): x for x, y in spy.calls if x == y}
+    wrong = {len(x): (x, y) for x, y in spy.calls if x != y}
+    (val, (val_items, p_val)), (test, (test_items, p_test)) = (
+        (genuine[12], wrong[12]),
+        (genuine[18], wrong[18]),
+    )
+    assert val == val_items and test == test_items and not set(val) & set(test)
+    cross = csa_scores_by_hand(model, a, b)
+    text = (b / np.linalg.norm(b, axis=1, keepdims=True)) @ (
+        reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    ).T
+    hand = _bilevel_by_hand(cross, text, val, test, p_val, p_test)
+    assert res.rule.t_cross == pytest.approx(hand["t_cross"], abs=1e-9)
+    assert res.rule.t_text == pytest.approx(hand["t_text"], abs=1e-9)
+    for key in ("accuracy_val", "accuracy_test", "auc", "auc_cross_only", "auc_text_only"):
+        assert getattr(res, key) == pytest.approx(hand[key], abs=1e-9), key
