@@ -602,6 +602,9 @@ def test_bilevel_on_a_fitted_csa_with_the_split_read_off_the_calls(fitted_csa):
         (genuine[18], wrong[18]),
     )
     assert val == val_items and test == test_items and not set(val) & set(test)
+    # each split's wrong captions are its own items' captions, each used once, none its own
+    assert sorted(p_val) == sorted(val) and sorted(p_test) == sorted(test)
+    assert all(i != j for i, j in zip(val + test, p_val + p_test, strict=True))
     cross = csa_scores_by_hand(model, a, b)
     text = (b / np.linalg.norm(b, axis=1, keepdims=True)) @ (
         reference / np.linalg.norm(reference, axis=1, keepdims=True)
