@@ -5,8 +5,9 @@ The pass copies the tree (``src/``, ``tests/``, ``pyproject.toml``) once into a 
 folder, then for each mutant writes the mutated file into the copy, runs the chosen test
 files there with ``PYTHONPATH=<copy>/src`` (one BLAS thread, sequentially, tests marked
 ``slow`` deselected), records whether any test failed and which, and restores the file.
-The working tree is never touched. A no-op control runs first: if it fails, the pass
-stops, since the baseline is broken and every mutant would look caught.
+The working tree is never touched. No-op controls run first, one per set of test files:
+if one fails, the pass stops, since the baseline is broken and every mutant would look
+caught.
 
 Usage (from the repository root)::
 
@@ -81,9 +82,31 @@ MUTATIONS: list[Mutation] = [
         "control",
         "none",
         "src/csa/tasks/metrics.py",
-        "no change (the baseline must pass)",
+        "no change (tasks tests)",
         [],
         TASKS,
+    ),
+    *(
+        M(
+            f"C{i}",
+            "control",
+            "none",
+            "src/csa/tasks/metrics.py",
+            f"no change ({name} tests)",
+            [],
+            tests,
+        )
+        for i, (name, tests) in enumerate(
+            [
+                ("scoring", SCORING),
+                ("multimodal", MULTIMODAL),
+                ("cache", CACHE),
+                ("scale", SCALE),
+                ("cli", CLI),
+                ("baselines", BASELINES),
+            ],
+            start=1,
+        )
     ),
     # ------------------------------------------------------------ issue 21's escaped bugs
     M(
