@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	# torch first and pinned: the CPU build on disk; anything else pulls a multi-GB CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[encoders,scale,audio,timeseries,demo,dev]'
+	# The core install is numpy, scipy, safetensors and the CLI; everything else is an extra.
+	$(PIP) install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

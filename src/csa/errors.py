@@ -64,6 +64,13 @@ class DatasetError(CSAError, RuntimeError):
     """A data set that is missing, malformed, or not installed on this machine."""
 
 
+class MissingExtraError(CSAError, ImportError):
+    """An optional library this call needs is not installed; the message names the extra.
+
+    An ``ImportError`` too, so code that already guards optional imports keeps working.
+    """
+
+
 class WeakFitWarning(UserWarning):
     """The fit went through, but rests on the ridge more than on the data."""
 
@@ -88,6 +95,7 @@ __all__ = [
     "DtypeError",
     "EncoderError",
     "InputError",
+    "MissingExtraError",
     "ModelFileError",
     "NonFiniteError",
     "NotFittedError",

@@ -3,17 +3,24 @@
 Model files, embedding caches and data-set caches all need the same three things, and
 each had grown its own copy. One owner means one set of guarantees:
 
-- a reader never sees half a file (write to a temporary sibling, fsync, rename);
-- a killed writer leaves no full-size debris for long (stale temporaries of dead
-  processes are removed the next time the same target is written);
+- a reader never sees half a file (write into a private temporary folder beside the
+  target, fsync, rename);
+- a killed writer leaves no full-size debris for long: whatever it or the library it
+  called wrote lives in that one folder, which the next write into the same folder
+  removes once its process is gone;
 - files get the permissions the user's umask asks for (``mkstemp`` would give 0600);
 - a failure names the file the user asked for, not the hidden temporary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import secrets
+import shutil
+import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +32,12 @@ from csa.errors import CSAError, DtypeError
 CACHE_ENV = "CSA_CACHE_DIR"
 # Strings no longer than this are checked for being a path to a file on disk.
 _MAX_PATH_CHARS = 4096
-_TMP_SUFFIX = ".tmp"
+#: Every temporary csa writes lives in a private folder named with this prefix, beside
+#: the target; a crash leaves that one folder, which the next write in the folder removes.
+TEMP_PREFIX = ".csa-tmp-"
+#: A temporary folder untouched for this long is debris even if its writer's process id
+#: is alive (ids are reused; a folder shared over the network has another host's ids).
+STALE_AFTER_SECONDS = 3600.0
 
 
 def cache_root() -> Path:
@@ -49,32 +61,71 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # pragma: no cover - another user's live process
         return True
+    except OverflowError:  # a name no process of this machine could have written
+        return False
     return True
 
 
-def _temp_suffix(target: Path) -> str:
-    # The target's own suffix last: np.save appends ".npy" to any other name.
-    return _TMP_SUFFIX + target.suffix
+def _host() -> str:
+    """This machine's name as it may appear in a file name (no separators, no dots)."""
+    name = socket.gethostname() or "host"
+    return "".join(c if c.isalnum() else "_" for c in name)[:64]
 
 
-def _temp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}{_temp_suffix(target)}")
+def _temp_folder(target: Path) -> Path:
+    """A new private folder beside ``target``: ``.csa-tmp-<host>-<pid>-<random>``.
+
+    A folder rather than a file because writers make their own temporaries: safetensors
+    writes ``.tmpXXXXXX`` beside whatever path it is given, so a file of ours would
+    still leave a full-size file of theirs after a kill. Inside our folder, everything a
+    writer makes is removed with the folder.
+    """
+    token = secrets.token_hex(4)
+    folder = target.parent / f"{TEMP_PREFIX}{_host()}-{os.getpid()}-{token}"
+    folder.mkdir(mode=0o700)
+    return folder
 
 
-def _remove_stale_temps(target: Path) -> None:
-    """Delete temporaries left by killed writers of ``target`` (their pid is gone)."""
-    prefix, suffix = f".{target.name}.", _temp_suffix(target)
+def _last_touched(folder: Path) -> float:
+    """Newest modification time of the folder and what it holds (a slow writer counts)."""
+    times = [folder.lstat().st_mtime]
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            times.append(entry.lstat().st_mtime)
+    return max(times)
+
+
+def _is_stale(folder: Path, now: float) -> bool:
+    parts = folder.name[len(TEMP_PREFIX) :].split("-")
+    if len(parts) == 3 and parts[0] == _host() and parts[1].isdigit():
+        pid = int(parts[1])
+        if pid != os.getpid() and not _pid_alive(pid):
+            return True
     try:
-        siblings = list(target.parent.iterdir())
+        return now - _last_touched(folder) > STALE_AFTER_SECONDS
     except OSError:
-        return
-    for sibling in siblings:
-        name = sibling.name
-        if not (name.startswith(prefix) and name.endswith(suffix)):
-            continue
-        pid_text = name[len(prefix) : -len(suffix)]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
-            sibling.unlink(missing_ok=True)
+        return False
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete what killed writers left in ``folder``; returns what was removed.
+
+    A temporary folder is debris once its writer's process is gone (same machine) or
+    nothing in it has changed for :data:`STALE_AFTER_SECONDS`. Live writers' folders,
+    this process's own and anything not named by csa are left alone.
+    """
+    removed = []
+    try:
+        entries = [e for e in Path(folder).iterdir() if e.name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink() and _is_stale(entry, now):
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -99,10 +150,13 @@ def atomic_write(
 ) -> Path:
     """Create or replace ``path`` with what ``write(temporary_path)`` writes, atomically.
 
-    ``write`` receives a temporary path in the same folder (so the final rename cannot
-    cross file systems) and writes the whole file there. The data is fsynced before the
-    rename and the folder after it, so a crash leaves either the old file or the new
-    one. OS-level failures become ``error`` with a message naming ``path``.
+    ``write`` receives a path with the target's own name inside a private temporary
+    folder beside the target (so the final rename cannot cross file systems, and a
+    writer that appends the suffix, as ``np.save`` does, finds it already there). The
+    data is fsynced before the rename and the folder after it, so a crash leaves either
+    the old file or the new one, plus at most one temporary folder, which the next
+    write into the same folder removes. OS-level failures become ``error`` with a
+    message naming ``path``.
     """
     target = Path(os.fspath(path))
     if target.is_dir():
@@ -111,9 +165,11 @@ def atomic_write(
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise error(f"cannot create the folder for {target}: {exc.strerror or exc}") from exc
-    _remove_stale_temps(target)
-    tmp = _temp_name(target)
+    remove_stale_temporaries(target.parent)
+    folder: Path | None = None
     try:
+        folder = _temp_folder(target)
+        tmp = folder / target.name
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -122,7 +178,8 @@ def atomic_write(
     except OSError as exc:
         raise error(f"cannot write the {what} {target}: {exc.strerror or exc}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     _fsync_dir(target.parent)
     return target
 
@@ -212,4 +269,11 @@ def content_fingerprint(items: Sequence[Any] | np.ndarray, *, namespace: str = "
     return h.hexdigest()
 
 
-__all__ = ["CACHE_ENV", "atomic_write", "cache_root", "content_fingerprint"]
+__all__ = [
+    "CACHE_ENV",
+    "TEMP_PREFIX",
+    "atomic_write",
+    "cache_root",
+    "content_fingerprint",
+    "remove_stale_temporaries",
+]

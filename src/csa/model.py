@@ -28,17 +28,21 @@ from csa.errors import (
     ModelFileError,
     NotFittedError,
     ParameterError,
-    RankDeficientError,
     ShapeError,
     SimDimError,
     TooFewPairsError,
-    WeakFitWarning,
-    warn,
 )
 from csa.linalg import unit_rows
 from csa.modelfile import MODEL_CLASSES, read, write
 from csa.moments import N_FOLDS, FoldMoments, MomentAccumulator, PairMoments
-from csa.solver import oas_ridges, select_on_folds, solve_cca
+from csa.selection import (
+    RIDGE_WORDS,
+    checked_sim_dim,
+    choose_cca,
+    choose_sim_dim,
+    score_weights,
+)
+from csa.solver import solve_cca
 from csa.validation import (
     check_choice,
     check_features,
@@ -47,7 +51,6 @@ from csa.validation import (
     check_ridge,
 )
 
-_RIDGE_WORDS = ("auto", "oas")
 _PRECISIONS = {"auto": None, "float64": np.float64, "float32": np.float32}
 
 
@@ -86,27 +89,38 @@ class PairedModel(ABC):
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> PairedModel:
-        """Set constructor arguments, checked as the constructor checks them; returns self."""
+        """Set constructor arguments; returns self.
+
+        Values are stored as given and checked when a fit starts, as in scikit-learn, so
+        ``clone`` and ``GridSearchCV(error_score=...)`` can carry a bad candidate to the
+        fit that reports it. Unknown names are refused at once.
+        """
         names = self._param_names()
         unknown = sorted(set(params) - set(names))
         if unknown:
             raise ParameterError(
                 f"{type(self).__name__} has no parameter(s) {unknown}; it takes {names}"
             )
-        old = self.get_params()
         for name, value in params.items():
             setattr(self, name, value)
-        try:
-            self._check_params()
-        except ParameterError:
-            for name, value in old.items():
-                setattr(self, name, value)
-            raise
+        return self
+
+    def validate_params(self) -> PairedModel:
+        """Check every parameter now and return self; raises :class:`ParameterError`.
+
+        Every fit does this itself; call it to refuse a bad value before slow work
+        (encoding the data the fit will read).
+        """
+        self._check_params()
         return self
 
     @abstractmethod
     def _check_params(self) -> None:
-        """Raise :class:`ParameterError` for any constructor argument out of range."""
+        """Raise :class:`ParameterError` for any constructor argument out of range.
+
+        Called by every fit entry point and when a model file is read, never by the
+        constructor or ``set_params``.
+        """
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -256,7 +270,7 @@ class PairedModel(ABC):
     # ---- persistence ------------------------------------------------------------
     @abstractmethod
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Arrays and JSON-able scalars that fully describe the fitted model."""
+        """Arrays and JSON-able scalars that describe the fitted model for scoring."""
 
     @abstractmethod
     def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
@@ -264,7 +278,7 @@ class PairedModel(ABC):
 
     def save(self, path: str | Path) -> Path:
         """Write a safetensors model file (arrays + JSON metadata; never pickle)."""
-        return write(self, path)
+        return write(self, path, state=self._state())
 
     @classmethod
     def load(cls, path: str | Path) -> PairedModel:
@@ -278,7 +292,7 @@ class PairedModel(ABC):
         return model
 
 
-def _expect_shape(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
+def expect_shape(arrays: dict[str, np.ndarray], key: str, shape: tuple[int, ...]) -> np.ndarray:
     if arrays[key].shape != shape:
         raise ModelFileError(
             f"{key} has shape {arrays[key].shape}, expected {shape}: the file is inconsistent"
@@ -292,6 +306,7 @@ class MomentModel(PairedModel):
     ``fit``, ``partial_fit``, ``fit_chunks`` and ``fit_moments`` are four doors into one
     path: rows become fold moments, moments are merged, and :meth:`_solve` runs once,
     so streaming, distributed and in-memory fits give the same model by construction.
+    ``fit``, ``fit_chunks`` and ``fit_moments`` start over; ``partial_fit`` extends.
     """
 
     n_folds: int = N_FOLDS
@@ -333,10 +348,19 @@ class MomentModel(PairedModel):
         """Merge one more chunk of pairs and re-solve (the solve costs O(d^3), not O(n)).
 
         The chunk's rows continue the row numbering of the pairs seen so far, so they
-        land in the same folds as in one fit on everything.
+        land in the same folds as in one fit on everything. Pairs too few to solve on
+        yet (one pair, or fewer than a fixed ``sim_dim`` needs) are kept, and the model
+        is fitted from the call that brings enough.
         """
         self._check_params()
-        seen: FoldMoments | None = vars(self).get("moments_")
+        state = vars(self)
+        seen: FoldMoments | None = state.get("moments_")
+        if seen is None and self.is_fitted:
+            raise ModelFileError(
+                f"this {type(self).__name__} was loaded from a slim model file, which holds "
+                "what scoring needs but not the moments partial_fit adds to; save the "
+                "model with save(path, keep_moments=True) to continue fitting it later"
+            )
         first_row = 0 if seen is None else seen.n
         a_arr, b_arr = self._check_more_pairs(a, b, first_row)
         # Later chunks are dealt to as many folds as the pairs seen so far.
@@ -345,13 +369,15 @@ class MomentModel(PairedModel):
         )
         chunk.add(a_arr, b_arr, first_row=first_row)
         merged = chunk.finish() if seen is None else seen.merge(chunk.finish())
-        if merged.n < 2:
-            # One pair so far: remember it; the model is fitted from the second pair on.
+        try:
+            self._commit(merged)
+        except TooFewPairsError:
+            if self.is_fitted:
+                raise
+            # Not enough pairs to solve on yet: keep them for the next call.
             self._set_fitted(
                 {"moments_": merged, "n_features_a_": merged.dim_a, "n_features_b_": merged.dim_b}
             )
-            return self
-        self._commit(merged)
         return self
 
     def fit_chunks(self, chunks: Iterable[tuple[Any, Any]]) -> MomentModel:
@@ -363,7 +389,14 @@ class MomentModel(PairedModel):
         running: MomentAccumulator | None = None
         for a_chunk, b_chunk in chunks:
             first_row = 0 if running is None else running.n
-            a_arr, b_arr = check_pair(a_chunk, b_chunk, min_pairs=1, first_row=first_row)
+            a_arr, b_arr = check_pair(
+                a_chunk,
+                b_chunk,
+                n_features_a=None if running is None else running.dim_a,
+                n_features_b=None if running is None else running.dim_b,
+                min_pairs=1,
+                first_row=first_row,
+            )
             if running is None:
                 running = self._accumulator(a_arr.shape[1], b_arr.shape[1])
             running.add(a_arr, b_arr, first_row=first_row)
@@ -395,28 +428,17 @@ class MomentModel(PairedModel):
             raise TooFewPairsError(
                 f"got {moments.n} pair(s); at least 2 are needed to estimate a covariance"
             )
-        if "n_features_a_" in vars(self) and (self.n_features_a_, self.n_features_b_) != (
-            moments.dim_a,
-            moments.dim_b,
-        ):
-            raise ShapeError(
-                f"moments have dims ({moments.dim_a}, {moments.dim_b}) but the model was "
-                f"fitted with ({self.n_features_a_}, {self.n_features_b_})"
-            )
         total = moments.total
         fitted = self._solve(moments)
         fitted.update(
             moments_=moments,
+            n_pairs_seen_=moments.n,
             n_features_a_=moments.dim_a,
             n_features_b_=moments.dim_b,
             mean_a_=total.mean_a,
             mean_b_=total.mean_b,
         )
         self._set_fitted(fitted)
-
-    @property
-    def n_pairs_seen_(self) -> int:
-        return self.moments_.n
 
     @property
     def is_fitted(self) -> bool:
@@ -426,42 +448,111 @@ class MomentModel(PairedModel):
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:
         """The fitted attributes this model derives from ``moments`` (nothing is set)."""
 
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    # ---- persistence ------------------------------------------------------------
+    def save(self, path: str | Path, *, keep_moments: bool = False) -> Path:
+        """Write a safetensors model file (arrays + JSON metadata; never pickle).
+
+        By default the file holds what scoring needs (projections, means, weights), a
+        few MB; ``keep_moments=True`` adds the per-fold moments (``n_folds x d^2``) that
+        :meth:`partial_fit` on the loaded model needs.
+        """
+        return write(self, path, state=self._state(keep_moments=keep_moments))
+
+    def _state(self, keep_moments: bool = False) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._check_fitted()
-        arrays = self.moments_.to_arrays()
-        arrays.update(self._solution_arrays())
-        scalars = {"n_folds_stored": self.moments_.n_folds, **self._solution_scalars()}
+        arrays = {"mean_a": self.mean_a_, "mean_b": self.mean_b_, **self._solution_arrays()}
+        scalars = {"n_pairs_seen_": int(self.n_pairs_seen_), **self._solution_scalars()}
+        moments = vars(self).get("moments_")
+        if keep_moments:
+            if moments is None:
+                raise ModelFileError(
+                    f"this {type(self).__name__} was loaded without its moments, so it "
+                    "cannot save them; refit it to keep them"
+                )
+            arrays.update(moments.to_arrays())
+            scalars["n_folds_stored"] = moments.n_folds
         return arrays, scalars
 
     def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
-        n_folds = scalars.get("n_folds_stored")
-        if not isinstance(n_folds, int) or n_folds < 1:
-            raise ModelFileError(f"the file's fold count {n_folds!r} is not a positive integer")
-        moments = FoldMoments.from_arrays(arrays, n_folds)
-        da, db = moments.dim_a, moments.dim_b
-        for k, fold in enumerate(moments.folds):
-            prefix = f"folds.{k}"
-            if fold.n < 0:
-                raise ModelFileError(f"{prefix}.n is {fold.n}: a row count cannot be negative")
-            _expect_shape(arrays, f"{prefix}.mean_a", (da,))
-            _expect_shape(arrays, f"{prefix}.mean_b", (db,))
-            _expect_shape(arrays, f"{prefix}.comoment_aa", (da, da))
-            _expect_shape(arrays, f"{prefix}.comoment_bb", (db, db))
-            _expect_shape(arrays, f"{prefix}.comoment_ab", (da, db))
-        if moments.n < 2:
+        try:
+            self._check_params()
+        except ParameterError as exc:
+            raise ModelFileError(f"the file records parameters csa refuses: {exc}") from exc
+        n = scalars.get("n_pairs_seen_")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ModelFileError(
-                f"the file records {moments.n} pair(s); a fitted model has at least 2"
+                f"the file's pair count n_pairs_seen_ {n!r} is not an integer >= 2"
             )
-        total = moments.total
+        mean_a, mean_b = arrays["mean_a"], arrays["mean_b"]
+        if mean_a.ndim != 1 or mean_b.ndim != 1 or min(mean_a.size, mean_b.size) < 1:
+            raise ModelFileError(
+                f"mean_a and mean_b have shapes {mean_a.shape} and {mean_b.shape}: not (d,)"
+            )
+        da, db = mean_a.shape[0], mean_b.shape[0]
         fitted = self._restore_solution(arrays, scalars, da, db)
         fitted.update(
-            moments_=moments,
+            moments_=self._restore_moments(arrays, scalars, n, mean_a, mean_b),
+            n_pairs_seen_=n,
             n_features_a_=da,
             n_features_b_=db,
-            mean_a_=total.mean_a,
-            mean_b_=total.mean_b,
+            mean_a_=mean_a,
+            mean_b_=mean_b,
         )
         self._set_fitted(fitted)
+
+    @staticmethod
+    def _restore_moments(
+        arrays: dict[str, np.ndarray],
+        scalars: dict[str, Any],
+        n: int,
+        mean_a: np.ndarray,
+        mean_b: np.ndarray,
+    ) -> FoldMoments | None:
+        """The fold moments a file kept on request (None in a slim file), checked against
+        the pair count and means the file records."""
+        n_folds = scalars.get("n_folds_stored")
+        if n_folds is None:
+            return None
+        if isinstance(n_folds, bool) or not isinstance(n_folds, int) or not 1 <= n_folds <= n:
+            raise ModelFileError(f"the file's fold count {n_folds!r} is not in 1..{n}")
+        da, db = mean_a.shape[0], mean_b.shape[0]
+        for k in range(n_folds):
+            prefix = f"folds.{k}"
+            for key, shape in (
+                ("n", (1,)),
+                ("mean_a", (da,)),
+                ("mean_b", (db,)),
+                ("comoment_aa", (da, da)),
+                ("comoment_bb", (db, db)),
+                ("comoment_ab", (da, db)),
+            ):
+                if f"{prefix}.{key}" not in arrays:
+                    raise ModelFileError(f"{prefix}.{key} is missing: the file is inconsistent")
+                if key == "n" and arrays[f"{prefix}.n"].shape != shape:
+                    raise ModelFileError(f"{prefix}.n must hold one row count")
+                expect_shape(arrays, f"{prefix}.{key}", shape)
+            count = int(arrays[f"{prefix}.n"][0])
+            if not 0 <= count <= n:
+                raise ModelFileError(f"{prefix}.n is {count}: not a row count in 0..{n}")
+        moments = FoldMoments.from_arrays(arrays, n_folds)
+        if moments.n != n:
+            raise ModelFileError(
+                f"the folds hold {moments.n} pairs but the file records {n}: it is inconsistent"
+            )
+        total = moments.total
+        scale_a = max(float(np.max(np.abs(mean_a))), 1.0)
+        scale_b = max(float(np.max(np.abs(mean_b))), 1.0)
+        if not (
+            np.allclose(total.mean_a, mean_a, rtol=1e-9, atol=1e-12 * scale_a)
+            and np.allclose(total.mean_b, mean_b, rtol=1e-9, atol=1e-12 * scale_b)
+        ):
+            raise ModelFileError("the folds' means disagree with mean_a / mean_b: inconsistent")
+        for side, comoment in (("aa", total.comoment_aa), ("bb", total.comoment_bb)):
+            if np.any(np.diag(comoment) < 0) or not np.allclose(comoment, comoment.T):
+                raise ModelFileError(
+                    f"the folds' comoment_{side} is not symmetric with a non-negative diagonal"
+                )
+        return moments
 
     @abstractmethod
     def _solution_arrays(self) -> dict[str, np.ndarray]: ...
@@ -473,21 +564,6 @@ class MomentModel(PairedModel):
     def _restore_solution(
         self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
     ) -> dict[str, Any]: ...
-
-
-def resolve_ridges(spec: Any, moments: FoldMoments) -> tuple[tuple[Any, Any], tuple[float, float]]:
-    """Split a ridge parameter into per-side specs and the numbers used without a search.
-
-    Numbers stay numbers; "oas" sides, and "auto" sides for when no held-out search can
-    run, take the OAS ridge of all rows (computed once, O(d^2)).
-    """
-    spec_a, spec_b = spec if isinstance(spec, tuple | list) else (spec, spec)
-    words = {s for s in (spec_a, spec_b) if isinstance(s, str)}
-    oas = oas_ridges(moments.total) if words else (0.0, 0.0)
-    fixed = tuple(
-        oas[i] if isinstance(s, str) else float(s) for i, s in enumerate((spec_a, spec_b))
-    )
-    return (spec_a, spec_b), (fixed[0], fixed[1])
 
 
 class CSA(MomentModel):
@@ -521,13 +597,30 @@ class CSA(MomentModel):
         ``"auto"`` multiplies in the input's precision (float32 embeddings at float32
         speed, summed per block into float64), or ``"float64"`` / ``"float32"``.
 
-    Fitted attributes: ``canonical_correlations_`` (k,), ``weights_`` (k,),
-    ``projection_a_`` (d_a, k), ``projection_b_`` (d_b, k), ``mean_a_``, ``mean_b_``,
-    ``ridge_`` (relative ridges used), ``sim_dim_`` (default dimensions), ``cv_results_``
-    (the held-out search, or None), ``n_components_`` (k), ``n_pairs_seen_``, ``moments_``.
+    Attributes
+    ----------
+    canonical_correlations_ : (k,) in-sample canonical correlations, descending.
+    weights_ : (k,) per-dimension weights of the score.
+    projection_a_, projection_b_ : (d_a, k), (d_b, k) canonical projections.
+    mean_a_, mean_b_ : training means.
+    ridge_ : the relative ridges used; sim_dim_ : default dimensions of a score.
+    cv_results_ : the held-out search, or None. n_components_ : k. n_pairs_seen_.
+    moments_ : the per-fold moments (None on a model loaded from a slim file).
+
+    Examples
+    --------
+    >>> import numpy as np, csa
+    >>> rng = np.random.default_rng(0)
+    >>> shared = rng.normal(size=(500, 3))
+    >>> a = shared @ rng.normal(size=(3, 20)) + 0.5 * rng.normal(size=(500, 20))
+    >>> b = shared @ rng.normal(size=(3, 10)) + 0.5 * rng.normal(size=(500, 10))
+    >>> model = csa.CSA().fit(a, b)
+    >>> model.similarity(a[:4], b[:4]).shape
+    (4, 4)
+    >>> bool(model.canonical_correlations_[0] > 0.9)
+    True
     """
 
-    _equal_weights = False
     nested_dims = True
 
     def __init__(
@@ -547,90 +640,61 @@ class CSA(MomentModel):
         self.chunk_size = chunk_size
         self.device = device
         self.precision = precision
-        self._check_params()
 
     def _check_params(self) -> None:
-        check_ridge(self.ridge, words=_RIDGE_WORDS, pair=True)
+        self._check_canonical_params()
+        check_choice(self.weights, "weights", ["canonical", "heldout"])
+
+    def _check_canonical_params(self) -> None:
+        check_ridge(self.ridge, words=RIDGE_WORDS, pair=True)
         if self.sim_dim not in ("auto", None):
             check_int(self.sim_dim, "sim_dim", minimum=1)
-        check_choice(self.weights, "weights", ["canonical", "heldout"])
         self._check_moment_params()
+
+    def _weighting(self) -> str:
+        """How the score weights its dimensions: "canonical", "heldout" or (CCA) "equal"."""
+        return self.weights
 
     def _needs_folds(self) -> bool:
         ridges = self.ridge if isinstance(self.ridge, tuple | list) else (self.ridge,)
-        return "auto" in ridges or self.sim_dim == "auto" or self.weights == "heldout"
+        return "auto" in ridges or self.sim_dim == "auto" or self._weighting() == "heldout"
 
     # ---- fitting ----------------------------------------------------------------
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:
-        (spec_a, spec_b), fixed = resolve_ridges(self.ridge, moments)
-        wants_search = "auto" in (spec_a, spec_b, self.sim_dim) or self.weights == "heldout"
-        selection = None
-        if wants_search:
-            selection = self._select(moments, spec_a == "auto", spec_b == "auto", fixed)
-        ridges = fixed if selection is None else (selection.ridge_a, selection.ridge_b)
-        solution = solve_cca(moments.total, *ridges)
+        """Choose the hyperparameters, solve once on every fold, derive the score."""
+        weighting = self._weighting()
+        choice = choose_cca(
+            moments,
+            ridge=self.ridge,
+            sim_dim=self.sim_dim,
+            weighting=weighting,
+            model=type(self).__name__,
+        )
+        solution = solve_cca(moments.total, *choice.ridges)
         k = int(solution.correlations.shape[0])
-        if self.sim_dim == "auto":
-            sim_dim = k if selection is None else min(selection.sim_dim, k)
-        elif self.sim_dim is None:
-            sim_dim = k
-        else:
-            sim_dim = _checked_sim_dim(self.sim_dim, k, moments)
-        weights = self._score_weights(solution.correlations, selection)
         return {
             "projection_a_": solution.proj_a,
             "projection_b_": solution.proj_b,
             "canonical_correlations_": solution.correlations,
-            "weights_": weights,
-            "ridge_": (float(ridges[0]), float(ridges[1])),
+            "weights_": score_weights(weighting, solution.correlations, choice.selection),
+            "ridge_": (float(choice.ridges[0]), float(choice.ridges[1])),
             "n_components_": k,
-            "sim_dim_": sim_dim,
-            "cv_results_": None if selection is None else selection.results(),
+            "sim_dim_": choose_sim_dim(self.sim_dim, k, moments, choice.selection),
+            "cv_results_": None if choice.selection is None else choice.selection.results(),
         }
-
-    def _select(self, moments: FoldMoments, tune_a: bool, tune_b: bool, fixed: tuple) -> Any:
-        """The held-out search, or None (with a warning) when the folds cannot support one."""
-        if moments.n_folds < 2:
-            reason = "the moments carry no folds (n_folds=1 or plain PairMoments)"
-        else:
-            try:
-                return select_on_folds(
-                    moments,
-                    equal_weights=self._equal_weights,
-                    tune_a=tune_a,
-                    tune_b=tune_b,
-                    fixed=fixed,
-                )
-            except RankDeficientError as exc:
-                reason = str(exc)
-        warn(
-            f"{type(self).__name__}: no held-out selection ({reason}); 'auto' ridges use "
-            "OAS and sim_dim='auto' keeps every dimension",
-            WeakFitWarning,
-        )
-        return None
-
-    def _score_weights(self, correlations: np.ndarray, selection: Any) -> np.ndarray:
-        if self.weights == "canonical" or selection is None:
-            return correlations.copy()
-        heldout = np.asarray(selection.heldout_correlations, dtype=np.float64)
-        k = correlations.shape[0]
-        padded = np.zeros(k)
-        padded[: min(k, heldout.shape[0])] = heldout[:k]
-        # A dimension that does not correlate on held-out rows gets no weight (never a
-        # negative one, which would reward disagreement).
-        return np.maximum(padded, 0.0)
-
-    def _weights_for(self, sim_dim: int) -> np.ndarray:
-        """Per-dimension weights of the score."""
-        return self.weights_[:sim_dim]
 
     def _resolve_sim_dim(self, sim_dim: int | None) -> int:
         if sim_dim is None:
             return int(self.sim_dim_)
         if isinstance(sim_dim, bool) or not isinstance(sim_dim, int | np.integer):
             raise SimDimError(f"sim_dim must be a positive integer or None; got {sim_dim!r}")
-        return _checked_sim_dim(int(sim_dim), self.n_components_, self.moments_)
+        return checked_sim_dim(
+            int(sim_dim),
+            self.n_components_,
+            self.n_pairs_seen_,
+            self.n_features_a_,
+            self.n_features_b_,
+        )
 
     # ---- scoring ----------------------------------------------------------------
     def transform_a(self, a: Any) -> np.ndarray:
@@ -654,7 +718,7 @@ class CSA(MomentModel):
 
     def _embed(self, x: np.ndarray, side: str, sim_dim: int | None) -> np.ndarray:
         s = self._resolve_sim_dim(sim_dim)
-        return unit_rows(self._coords(x, side, s)) * np.sqrt(self._weights_for(s))
+        return unit_rows(self._coords(x, side, s)) * np.sqrt(self.weights_[:s])
 
     def _embed_a(self, a: np.ndarray, sim_dim: int | None) -> np.ndarray:
         return self._embed(a, "a", sim_dim)
@@ -683,50 +747,47 @@ class CSA(MomentModel):
         k = int(rho.shape[0])
         if np.any(rho < 0) or np.any(rho > 1 + 1e-9) or np.any(np.diff(rho) > 1e-12):
             raise ModelFileError("canonical_correlations must descend within [0, 1]")
+        weights = expect_shape(arrays, "weights", (k,))
+        if not self._weights_match(weights, rho):
+            raise ModelFileError(
+                f"weights do not match what {type(self).__name__} with "
+                f"weights={getattr(self, 'weights', 'equal')!r} derives from the correlations"
+            )
         ridge = scalars.get("ridge_")
         sim_dim = scalars.get("sim_dim_")
-        if not (isinstance(ridge, list) and len(ridge) == 2):
-            raise ModelFileError(f"the file's ridge_ {ridge!r} is not a pair of numbers")
+        if not (
+            isinstance(ridge, list)
+            and len(ridge) == 2
+            and all(isinstance(r, int | float) and not isinstance(r, bool) for r in ridge)
+            and all(np.isfinite(r) and r >= 0 for r in ridge)
+        ):
+            raise ModelFileError(f"the file's ridge_ {ridge!r} is not a pair of numbers >= 0")
         if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
             raise ModelFileError(f"the file's sim_dim_ {sim_dim!r} is not in 1..{k}")
         return {
-            "projection_a_": _expect_shape(arrays, "projection_a", (dim_a, k)),
-            "projection_b_": _expect_shape(arrays, "projection_b", (dim_b, k)),
+            "projection_a_": expect_shape(arrays, "projection_a", (dim_a, k)),
+            "projection_b_": expect_shape(arrays, "projection_b", (dim_b, k)),
             "canonical_correlations_": rho,
-            "weights_": _expect_shape(arrays, "weights", (k,)),
+            "weights_": weights,
             "ridge_": (float(ridge[0]), float(ridge[1])),
             "sim_dim_": sim_dim,
             "n_components_": k,
             "cv_results_": None,
         }
 
-
-def _checked_sim_dim(sim_dim: int, k: int, moments: FoldMoments) -> int:
-    if 1 <= sim_dim <= k:
-        return sim_dim
-    if sim_dim < 1:
-        raise SimDimError(f"sim_dim={sim_dim} must be at least 1")
-    n = moments.n
-    if sim_dim > n - 1 and n - 1 < min(moments.dim_a, moments.dim_b):
-        raise TooFewPairsError(
-            f"sim_dim={sim_dim} needs at least {sim_dim + 1} pairs; this fit has {n}, "
-            f"which give at most {k} canonical dimensions"
-        )
-    raise SimDimError(
-        f"sim_dim={sim_dim} must be less or equal to the number of canonical dimensions, "
-        f"{k} (features: a {moments.dim_a}, b {moments.dim_b}; pairs: {n}; dimensions "
-        "with zero correlation are dropped)"
-    )
+    def _weights_match(self, weights: np.ndarray, correlations: np.ndarray) -> bool:
+        """Whether stored weights are ones this model's weighting can produce."""
+        if self._weighting() == "canonical":
+            return bool(np.array_equal(weights, correlations))
+        return bool(np.all((weights >= 0) & (weights <= 1)))
 
 
 class CCA(CSA):
     """Plain CCA cosine: the CSA fit with every canonical dimension weighted equally.
 
-    The baseline that isolates what CSA's correlation weighting adds. Its ``"auto"``
-    ridge and ``sim_dim`` are chosen for equal weights.
+    The baseline that isolates what CSA's correlation weighting adds: CSA's parameters
+    less ``weights``, its ``"auto"`` ridge and ``sim_dim`` chosen for equal weights.
     """
-
-    _equal_weights = True
 
     def __init__(
         self,
@@ -743,9 +804,12 @@ class CCA(CSA):
         self.chunk_size = chunk_size
         self.device = device
         self.precision = precision
-        self._check_params()
 
-    weights = "canonical"  # read by CSA's code paths; not a CCA parameter
+    def _check_params(self) -> None:
+        self._check_canonical_params()
 
-    def _score_weights(self, correlations: np.ndarray, selection: Any) -> np.ndarray:
-        return np.ones_like(correlations)
+    def _weighting(self) -> str:
+        return "equal"
+
+    def _weights_match(self, weights: np.ndarray, correlations: np.ndarray) -> bool:
+        return bool(np.all(weights == 1.0))

@@ -5,9 +5,11 @@ trust what it reads. safetensors stores raw little-endian arrays and a JSON head
 csa adds its own header entries (format name and version, class, parameters, fitted
 scalars, and whatever an application stores beside the model) and one SHA-256 over
 all of them and every array, because safetensors itself notices neither flipped bytes
-inside a tensor nor an edited header. After the checksum, everything is checked as if
-it came from a user: dtypes, finiteness, shapes against each other, row counts, and
-the parameters through the constructor's own checks.
+inside a tensor nor an edited header. A checksum can be recomputed after an edit,
+though, so after it everything is checked as if it came from a stranger: dtypes,
+finiteness, shapes against each other, row counts, the parameters through the
+constructor's own checks, no stray arrays, and what the values mean together
+(:mod:`csa.filecheck`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import CSAError, ModelFileError
+from csa.filecheck import check_loaded, parse_json
 from csa.files import atomic_write
 
 #: Model classes by name, filled as :class:`csa.model.PairedModel` subclasses are defined;
@@ -28,7 +31,7 @@ from csa.files import atomic_write
 MODEL_CLASSES: dict[str, type] = {}
 
 FORMAT_NAME = "csa-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Paths longer than this are refused before the OS is asked (it would raise a raw error).
 _MAX_PATH_BYTES = 4096
 
@@ -54,6 +57,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _dumps(value: Any, what: str) -> str:
+    """JSON that the reader accepts: no NaN or Infinity, nothing but plain values."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"cannot save the model's {what}: {exc}") from exc
+
+
 def _checked_path(path: Any) -> Path:
     if isinstance(path, bytes):
         path = os.fsdecode(path)
@@ -65,7 +76,13 @@ def _checked_path(path: Any) -> Path:
     return Path(text)
 
 
-def write(model: Any, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+def write(
+    model: Any,
+    path: str | Path,
+    extra: dict[str, Any] | None = None,
+    *,
+    state: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None,
+) -> Path:
     """Write ``model`` (and JSON-able ``extra`` metadata) to ``path`` atomically.
 
     A crash never leaves half a file; failures are :class:`ModelFileError` naming
@@ -74,15 +91,15 @@ def write(model: Any, path: str | Path, extra: dict[str, Any] | None = None) -> 
     from safetensors.numpy import save_file
 
     target = _checked_path(path)
-    arrays, scalars = model._state()
+    arrays, scalars = model._state() if state is None else state
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     header = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
         "class": type(model).__name__,
-        "params": json.dumps({k: _jsonable(v) for k, v in model.get_params().items()}),
-        "scalars": json.dumps(_jsonable(scalars)),
-        "extra": json.dumps(_jsonable(extra or {})),
+        "params": _dumps({k: _jsonable(v) for k, v in model.get_params().items()}, "params"),
+        "scalars": _dumps(_jsonable(scalars), "fitted scalars"),
+        "extra": _dumps(_jsonable(extra or {}), "metadata"),
     }
     metadata = {**header, "sha256": _digest(arrays, header)}
 
@@ -136,17 +153,32 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _json(path: Path, metadata: dict[str, str], key: str) -> dict[str, Any]:
+    if key not in metadata:
+        raise ModelFileError(f"{path} has no {key!r} entry in its header")
     try:
-        value = json.loads(metadata[key])
-    except KeyError:
-        raise ModelFileError(f"{path} has no {key!r} entry in its header") from None
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: header entry {key!r} is not valid JSON ({exc})") from exc
+        value = parse_json(metadata[key], key)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
     if not isinstance(value, dict):
         raise ModelFileError(
             f"{path}: header entry {key!r} must be a JSON object; got {type(value).__name__}"
         )
     return value
+
+
+def _check_no_strays(path: Path, model: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Every array in the file is one the model would write (no orphaned folds)."""
+    expected = set(model._state()[0])
+    moments = vars(model).get("moments_")
+    if moments is not None:  # kept folds, whether or not a default save writes them
+        expected |= set(moments.to_arrays())
+    strays = sorted(set(arrays) - expected)
+    if strays:
+        shown = ", ".join(repr(s) for s in strays[:5]) + (" ..." if len(strays) > 5 else "")
+        raise ModelFileError(
+            f"{path} holds arrays a {type(model).__name__} file does not have ({shown}): "
+            "the recorded fold count or class does not match the arrays"
+        )
 
 
 def read(path: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -197,8 +229,16 @@ def read(path: str | Path) -> tuple[Any, dict[str, Any]]:
         model._restore(arrays, scalars)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
-    except (KeyError, CSAError) as exc:
+    except KeyError as exc:
+        raise ModelFileError(f"{path} is inconsistent: it lacks {exc}") from exc
+    except (CSAError, TypeError, ValueError, IndexError) as exc:
+        # Wrong JSON types (a string ridge, a list sim_dim) reach numpy and int() here.
         raise ModelFileError(f"{path} is inconsistent: {exc}") from exc
+    _check_no_strays(path, model, arrays)
+    try:
+        check_loaded(model)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
     return model, extra
 
 

@@ -14,6 +14,8 @@ item is first encoded (``csa info`` never loads torch).
 
 from __future__ import annotations
 
+import inspect
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +25,8 @@ from typing import Any, Literal
 import numpy as np
 
 from csa.errors import EncoderError, InputError, ModelFileError, NotFittedError, ParameterError
+from csa.validation import Side, check_fraction, check_number, check_seed, check_side, other_side
 
-Side = Literal["a", "b"]
 FILE_KIND = "csa-multimodal"
 # Fewer held-out pairs than this give a temperature and a threshold that are mostly noise.
 MIN_CALIBRATION_PAIRS = 8
@@ -34,21 +36,6 @@ DEFAULT_HELD_OUT = 0.2
 _PLAIN_TEMPLATES: tuple[str, ...] = ("{}",)
 
 
-def _check_side(side: str) -> Side:
-    if side not in ("a", "b"):
-        raise ParameterError(f"side must be 'a' or 'b'; got {side!r}")
-    return side  # type: ignore[return-value]
-
-
-def _other(side: Side) -> Side:
-    return "b" if side == "a" else "a"
-
-
-def _sim_options(sim_dim: int | None) -> dict[str, Any]:
-    """``sim_dim`` is a CSA/CCA query option; the baselines take no options at all."""
-    return {} if sim_dim is None else {"sim_dim": int(sim_dim)}
-
-
 def _items(items: Any, what: str) -> Sequence[Any]:
     from csa.encoders.base import as_item_sequence
 
@@ -56,6 +43,116 @@ def _items(items: Any, what: str) -> Sequence[Any]:
     if len(seq) == 0:
         raise InputError(f"{what} is empty: there is nothing to encode")
     return seq
+
+
+def _paired(items_a: Any, items_b: Any) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Both sides' items, their counts compared before anything is encoded."""
+    seq_a, seq_b = _items(items_a, "items_a"), _items(items_b, "items_b")
+    if len(seq_a) != len(seq_b):
+        raise InputError(
+            f"side a has {len(seq_a)} items but side b has {len(seq_b)}; item i of a must "
+            "pair with item i of b"
+        )
+    return seq_a, seq_b
+
+
+# --------------------------------------------------------------------------- the maps
+def method_name(cls: type) -> str:
+    """A model class's method name: ``CSA`` -> ``"csa"``, ``LinearMap`` -> ``"linear-map"``."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "-", cls.__name__).lower()
+
+
+def model_classes() -> dict[str, type]:
+    """Every concrete csa model class by its method name (``"csa"``, ``"cca"``, ``"asif"``...).
+
+    Read from :attr:`csa.PairedModel.registry`, the table model files are read by, so
+    a model class defined anywhere (a plugin's too) is available under one name
+    everywhere: here, in :func:`make_model` and in ``csa fit --method``.
+
+    Examples
+    --------
+    >>> from csa.multimodal import model_classes
+    >>> sorted(model_classes())
+    ['asif', 'cca', 'csa', 'linear-map']
+    """
+    import csa.baselines  # noqa: F401  (defining the baselines registers them)
+    from csa.model import PairedModel
+
+    return {
+        method_name(cls): cls
+        for cls in PairedModel.registry.values()
+        if not inspect.isabstract(cls)
+    }
+
+
+def _model_class(method: Any) -> type:
+    classes = model_classes()
+    if not isinstance(method, str):
+        raise ParameterError(f"method must be a name such as 'csa'; got {method!r}")
+    key = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", method).lower().replace("_", "-")
+    if key not in classes:
+        raise ParameterError(
+            f"unknown method {method!r}; the methods are {', '.join(sorted(classes))}"
+        )
+    return classes[key]
+
+
+def model_params(method: str) -> tuple[str, ...]:
+    """The constructor parameters of a method (see :func:`model_classes`), in order.
+
+    Examples
+    --------
+    >>> from csa.multimodal import model_params
+    >>> model_params("asif")
+    ('k', 'p')
+    """
+    cls = _model_class(method)
+    return tuple(p for p in inspect.signature(cls).parameters if p != "self")
+
+
+def make_model(method: str, **params: Any) -> Any:
+    """A new, unfitted model by method name (see :func:`model_classes`) and parameters.
+
+    Names are matched ignoring case and ``_``/``-`` (``"CSA"``, ``"linear_map"``,
+    ``"LinearMap"``); a parameter the method does not take is refused by name, never
+    dropped, so an option cannot be silently ignored.
+
+    Examples
+    --------
+    >>> from csa.multimodal import make_model
+    >>> make_model("cca", ridge=0.1).ridge
+    0.1
+    >>> make_model("asif", ridge=0.1)
+    Traceback (most recent call last):
+    ...
+    csa.errors.ParameterError: method 'asif' takes no parameter 'ridge'; it takes k, p
+    """
+    cls = _model_class(method)
+    takes = model_params(method)
+    unknown = [name for name in params if name not in takes]
+    if unknown:
+        raise ParameterError(
+            f"method {method_name(cls)!r} takes no parameter {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(takes)}"
+        )
+    return cls(**params).validate_params()
+
+
+def _check_model(model: Any) -> Any:
+    """A model object (or a method name), checked now rather than at the first fit or score."""
+    if model is None:
+        return make_model("csa")
+    if isinstance(model, str):
+        return make_model(model)
+    needed = ("fit", "get_params", "embed_a", "embed_b", "similarity", "score_pairs")
+    missing = [name for name in needed if not callable(getattr(model, name, None))]
+    if missing or isinstance(model, type):
+        what = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+        raise ParameterError(
+            f"model must be a csa model object such as csa.CSA() (or a method name: "
+            f"{', '.join(sorted(model_classes()))}); got {what}"
+        )
+    return model
 
 
 # ------------------------------------------------------------------------ encoder specs
@@ -118,29 +215,41 @@ class EncoderSpec:
         return encoder
 
 
-def _modality(encoder: Any, registry: str | None) -> str | None:
-    """'image', 'text', ... from the encoder itself, else from its registry description."""
-    declared = getattr(encoder, "modality", None)
-    if isinstance(declared, str):
-        return declared
-    if registry is None:
-        return None
+def modality_of(encoder: Any) -> str | None:
+    """``"image"``, ``"text"``... of an encoder object, or of a registry name without loading it.
+
+    An object says so itself (its ``modality`` attribute); a name is looked up in the
+    registry's description ("image: EfficientNet-Lite0 ..."), so reading and checking
+    items can happen before any model weights load. ``None`` when neither says.
+
+    Examples
+    --------
+    >>> from csa.multimodal import modality_of
+    >>> modality_of("efficientnet-lite0"), modality_of("minilm-l6")
+    ('image', 'text')
+    """
+    if not isinstance(encoder, str):
+        declared = getattr(encoder, "modality", None)
+        return declared if isinstance(declared, str) else None
     from csa.encoders import describe
     from csa.encoders.names import parse_name
 
     # "efficientnet-lite0?image_size=64" is described under "efficientnet-lite0".
-    text = describe().get(parse_name(registry)[0], "")
+    text = describe().get(parse_name(encoder)[0], "")
     head, colon, _ = text.partition(":")
     return head.strip() if colon and " " not in head.strip() else None
 
 
 def _spec_of(encoder: Any, registry: str | None, options: Mapping[str, Any]) -> EncoderSpec:
+    modality = modality_of(encoder)
+    if modality is None and registry is not None:
+        modality = modality_of(registry)
     return EncoderSpec(
         name=str(encoder.name),
         dim=int(encoder.dim),
         registry=registry,
         options=dict(options),
-        modality=_modality(encoder, registry),
+        modality=modality,
     )
 
 
@@ -152,19 +261,35 @@ class Classification:
     ``probabilities`` is ``softmax(scores / temperature)`` with the temperature fitted on
     held-out pairs; ``None`` when the model was fitted without held-out pairs, because
     a softmax of raw similarities at an arbitrary temperature is not a probability.
+    ``templates`` are the prompt templates the class embeddings were built from (empty
+    when the classes were given as embeddings), so a result says how it was made.
     """
 
     class_names: tuple[str, ...]
+    templates: tuple[str, ...]
     indices: np.ndarray
     scores: np.ndarray
     probabilities: np.ndarray | None = None
 
     @property
     def labels(self) -> list[str]:
+        """The predicted class name of every item."""
         return [self.class_names[i] for i in self.indices]
 
     def top_k(self, k: int) -> np.ndarray:
-        """``(n, k)`` class indices, best first."""
+        """``(n, k)`` class indices, best first; equal scores go to the smaller index.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from csa.multimodal import Classification
+        >>> scores = np.array([[0.1, 0.7, 0.7], [0.9, 0.2, 0.3]])
+        >>> result = Classification(("cat", "dog", "fox"), ("{}",), scores.argmax(1), scores)
+        >>> result.labels, result.top_k(2).tolist()
+        (['dog', 'cat'], [[1, 2], [0, 2]])
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise ParameterError(f"k must be an integer; got {k!r}")
         if not 1 <= k <= len(self.class_names):
             raise ParameterError(f"k must lie in 1..{len(self.class_names)}; got {k}")
         return np.argsort(-self.scores, axis=1, kind="stable")[:, :k]
@@ -180,7 +305,7 @@ class SearchResult:
 
 @dataclass
 class FlagResult:
-    """Per-pair scores; ``flagged`` marks pairs scoring below the held-out threshold."""
+    """Per-pair scores; ``flagged`` marks pairs scoring below ``threshold``."""
 
     scores: np.ndarray
     threshold: float
@@ -249,18 +374,50 @@ class MultimodalEncoder:
 
     Parameters
     ----------
-    encoder_a, encoder_b:
+    encoder_a, encoder_b : str or encoder
         A registry name (``"efficientnet-lite0"``, ``"minilm-l6"``, ``"st:<model>"``...) or
         an encoder object (anything with ``name``, ``dim`` and ``encode``).
-    model:
-        The map: any csa model, fitted or not. ``None`` is ``csa.CSA()``, which picks its
-        ridge and ``sim_dim`` from held-out folds of its own moments.
-    encoder_a_options, encoder_b_options:
+    model : csa model, str or None
+        The map: any csa model, fitted or not, or a method name (``"csa"``, ``"cca"``,
+        ``"asif"``, ``"linear-map"``: see :func:`model_classes`). ``None`` is
+        ``csa.CSA()``, which picks its ridge and ``sim_dim`` from held-out folds.
+    encoder_a_options, encoder_b_options : dict, optional
         Keyword options for :func:`csa.encoders.get` (e.g. ``{"image_size": 112}``);
         recorded in the model file so the same encoder is rebuilt on load.
-    cache_dir:
-        Embedding cache folder (default ``$CSA_CACHE_DIR`` or ``~/.cache/csa``);
-        ``use_cache=False`` encodes every time.
+    cache_dir : path, optional
+        Embedding cache folder (default ``$CSA_CACHE_DIR`` or ``~/.cache/csa``).
+    use_cache : bool
+        ``False`` encodes every time.
+
+    Examples
+    --------
+    Two toy encoders that need no weights stand in for an image and a text model (any
+    object with ``name``, ``dim`` and ``encode`` is an encoder): an "image" is an RGB
+    colour, a text is read as counts of three colour words.
+
+    >>> import numpy as np
+    >>> import csa
+    >>> from csa.multimodal import MultimodalEncoder
+    >>> class RGB:
+    ...     name, dim, modality = "toy-rgb", 3, "colour"
+    ...     def encode(self, items, batch_size=32, show_progress=None):
+    ...         return np.asarray(items, dtype=np.float32) / 255
+    >>> class Words:
+    ...     name, dim, modality = "toy-words", 3, "text"
+    ...     def encode(self, texts, batch_size=32, show_progress=None):
+    ...         words = ("red", "green", "blue")
+    ...         return np.array([[t.split().count(w) for w in words] for t in texts], "f4")
+    >>> rng = np.random.default_rng(0)
+    >>> base = {"red": (200, 40, 40), "green": (40, 180, 50), "blue": (40, 60, 200)}
+    >>> names = [("red", "green", "blue")[i % 3] for i in range(60)]
+    >>> colours = [tuple(np.add(base[n], rng.integers(-30, 30, 3))) for n in names]
+    >>> captions = [f"a {n} thing" for n in names]
+    >>> mm = MultimodalEncoder(RGB(), Words(), csa.CSA(ridge=0.1, sim_dim=2), use_cache=False)
+    >>> mm = mm.fit(colours, captions, held_out=0.25)  # 45 pairs fit, 15 calibrate
+    >>> mm.fit_info_["n_fit"], mm.fit_info_["n_held_out"]
+    (45, 15)
+    >>> mm.classify([(210, 30, 50), (30, 50, 190)], ["red", "green", "blue"]).labels
+    ['red', 'blue']
     """
 
     def __init__(
@@ -274,6 +431,7 @@ class MultimodalEncoder:
         cache_dir: str | Path | None = None,
         use_cache: bool = True,
     ) -> None:
+        model = _check_model(model)
         self._encoders: dict[Side, Any] = {}
         self._specs: dict[Side, EncoderSpec] = {}
         for side, enc, opts in (
@@ -281,10 +439,6 @@ class MultimodalEncoder:
             ("b", encoder_b, encoder_b_options),
         ):
             self._set_encoder(side, enc, opts or {})
-        if model is None:
-            from csa.model import CSA
-
-            model = CSA()
         self.model = model
         self.cache_dir = cache_dir
         self.use_cache = use_cache
@@ -315,7 +469,7 @@ class MultimodalEncoder:
     # ---- encoders ---------------------------------------------------------------
     def encoder(self, side: Side) -> Any:
         """The side's encoder, loaded (from its recorded spec) on first use."""
-        side = _check_side(side)
+        side = check_side(side)
         if side not in self._encoders:
             self._encoders[side] = self._specs[side].build(side)
         return self._encoders[side]
@@ -340,7 +494,31 @@ class MultimodalEncoder:
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
     ) -> np.ndarray:
-        """The side encoder's raw ``(n, dim)`` features, through the embedding cache."""
+        """The side encoder's raw ``(n, dim)`` features, through the embedding cache.
+
+        Parameters
+        ----------
+        side : {"a", "b"}
+            Which encoder reads the items.
+        items : sequence
+            Raw items of that side (file paths, arrays, texts...).
+        batch_size : int
+            Items per encoder call.
+        show_progress_bar : bool or None
+            ``None`` shows a bar for long inputs only.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(items), dim)`` float32 features, the input of every ``*_features``
+            method.
+
+        Examples
+        --------
+        >>> mm.features("b", ["a red thing", "blue"]).tolist()
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+        """
+        side = check_side(side)
         seq = _items(items, f"items for side {side}")
         enc = self.encoder(side)
         if not self.use_cache:
@@ -355,6 +533,48 @@ class MultimodalEncoder:
             show_progress=show_progress_bar,
         )
 
+    def check_features(self, side: Side, features: Any) -> np.ndarray:
+        """Precomputed features of one side, checked against that side's encoder.
+
+        Every ``*_features`` method takes its input through here: a 2-D array of finite
+        numbers as wide as the side's encoder's output. Features made by another encoder
+        of the same width cannot be told apart; that is what the model file's encoder
+        record is for.
+
+        Parameters
+        ----------
+        side : {"a", "b"}
+            Whose encoder made the features.
+        features : array-like
+            ``(n, dim)`` features.
+
+        Returns
+        -------
+        numpy.ndarray
+            The features as a float array (not copied when already float32/float64).
+
+        Examples
+        --------
+        >>> mm.check_features("a", np.ones((2, 3))).shape
+        (2, 3)
+        >>> mm.check_features("a", np.ones((2, 5)))
+        Traceback (most recent call last):
+        ...
+        csa.errors.ShapeError: side a features have shape (2, 5); encoder a (toy-rgb) gives 3 ...
+        """
+        from csa.errors import ShapeError
+        from csa.validation import check_features
+
+        side = check_side(side)
+        spec = self._specs[side]
+        shape = tuple(getattr(features, "shape", np.shape(features)))
+        if len(shape) != 2 or shape[1] != spec.dim:
+            raise ShapeError(
+                f"side {side} features have shape {shape}; encoder {side} ({spec.name}) "
+                f"gives {spec.dim} columns"
+            )
+        return check_features(features, f"side {side} features")
+
     # ---- fitting ----------------------------------------------------------------
     def fit(
         self,
@@ -366,102 +586,162 @@ class MultimodalEncoder:
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
     ) -> MultimodalEncoder:
-        """Encode paired raw items (row i of a with row i of b) and fit the map.
+        """Encode paired raw items (item i of a with item i of b) and fit the map.
 
-        A ``held_out`` fraction of the pairs (drawn with ``seed``) is kept out of the fit
-        and calibrates the probabilities of :meth:`classify` and the threshold of
-        :meth:`flag`; ``held_out=0`` fits on every pair and calibrates nothing.
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Paired raw items; their counts, ``held_out`` and ``seed`` are checked before
+            anything is encoded.
+        held_out : float
+            Share of the pairs, in ``[0, 1)``, drawn with ``seed`` and kept out of the
+            fit to calibrate :meth:`classify`'s probabilities and :meth:`flag`'s
+            threshold; ``0`` fits on every pair and calibrates nothing.
+        seed : int
+            Seed of the held-out draw and of the mismatches calibration pairs with.
+        batch_size, show_progress_bar
+            Passed to :meth:`features`.
+
+        Returns
+        -------
+        MultimodalEncoder
+            ``self``. The map is fitted on a fresh copy of ``self.model`` (same
+            parameters), and ``model``, ``calibration_`` and ``fit_info_`` are replaced
+            together only once the fit and the calibration have both succeeded: a failed
+            call leaves the object exactly as it was.
+
+        Examples
+        --------
+        >>> refit = MultimodalEncoder(RGB(), Words(), "cca", use_cache=False)
+        >>> refit.fit(colours, captions, held_out=0).calibration_ is None
+        True
+        >>> refit.fit(colours[:3], captions[:4])
+        Traceback (most recent call last):
+        ...
+        csa.errors.InputError: side a has 3 items but side b has 4; item i of a must pair ...
         """
-        fa = self.features("a", items_a, batch_size=batch_size, show_progress_bar=show_progress_bar)
-        fb = self.features("b", items_b, batch_size=batch_size, show_progress_bar=show_progress_bar)
-        return self.fit_features(fa, fb, held_out=held_out, seed=seed)
+        seq_a, seq_b = _paired(items_a, items_b)
+        train, held = self._split(len(seq_a), held_out, seed)
+        opts = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
+        fa = self.features("a", seq_a, **opts)
+        fb = self.features("b", seq_b, **opts)
+        return self._fit_split(fa, fb, train, held, seed)
 
     def fit_features(
         self, features_a: Any, features_b: Any, *, held_out: float = DEFAULT_HELD_OUT, seed: int = 0
     ) -> MultimodalEncoder:
-        """:meth:`fit` on features already encoded by this object's encoders."""
-        fa, fb = np.asarray(features_a), np.asarray(features_b)
+        """:meth:`fit` on features already encoded by this object's encoders.
+
+        Parameters
+        ----------
+        features_a, features_b : array-like
+            ``(n, dim_a)`` and ``(n, dim_b)`` paired features (see :meth:`check_features`).
+        held_out, seed
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        MultimodalEncoder
+            ``self``, changed only if the whole call succeeds.
+
+        Examples
+        --------
+        >>> fa, fb = mm.features("a", colours), mm.features("b", captions)
+        >>> again = MultimodalEncoder(RGB(), Words(), "cca", use_cache=False)
+        >>> again.fit_features(fa, fb, held_out=0.25).calibration_.n_pairs
+        15
+        """
+        fa = self.check_features("a", features_a)
+        fb = self.check_features("b", features_b)
         if fa.shape[0] != fb.shape[0]:
             raise InputError(
                 f"side a has {fa.shape[0]} items but side b has {fb.shape[0]}; row i of a "
                 "must pair with row i of b"
             )
-        for side, feats in (("a", fa), ("b", fb)):
-            if feats.ndim != 2 or feats.shape[1] != self._specs[side].dim:
-                raise InputError(
-                    f"side {side} features have shape {feats.shape}; encoder {side} "
-                    f"({self._specs[side].name}) gives {self._specs[side].dim} columns"
-                )
-        if not 0.0 <= float(held_out) < 1.0:
-            raise ParameterError(f"held_out must lie in [0, 1); got {held_out}")
-        n = fa.shape[0]
-        n_held = round(float(held_out) * n)
+        train, held = self._split(fa.shape[0], held_out, seed)
+        return self._fit_split(fa, fb, train, held, seed)
+
+    def _split(self, n: int, held_out: Any, seed: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Fit and held-out rows, drawn with ``seed``; parameters checked before any work."""
+        held_out = check_fraction(held_out, "held_out")
+        seed = check_seed(seed)
+        n_held = round(held_out * n)
         if 0 < n_held < MIN_CALIBRATION_PAIRS:
             warnings.warn(
                 f"held_out={held_out} keeps {n_held} of {n} pairs, fewer than "
                 f"{MIN_CALIBRATION_PAIRS}: fitting on all pairs without calibration "
                 "(classify gives no probabilities, flag needs a threshold)",
-                stacklevel=3,
+                stacklevel=4,
             )
             n_held = 0
         order = np.random.default_rng(seed).permutation(n) if n_held else np.arange(n)
-        train, held = np.sort(order[n_held:]), np.sort(order[:n_held])
-        self.model.fit(fa[train], fb[train])
-        self.calibration_ = None
-        if n_held:
-            self.calibration_ = self._calibrate_features(fa[held], fb[held], seed=seed)
-        self.fit_info_ = {
-            "method": type(self.model).__name__,
-            "params": _jsonable(self.model.get_params()),
-            "fitted": _fitted_summary(self.model),
-            "n_pairs": int(n),
+        return np.sort(order[n_held:]), np.sort(order[:n_held])
+
+    def _fit_split(
+        self, fa: np.ndarray, fb: np.ndarray, train: np.ndarray, held: np.ndarray, seed: int
+    ) -> MultimodalEncoder:
+        from csa.tasks._common import to_jsonable
+
+        model = type(self.model)(**self.model.get_params())
+        model.fit(fa[train], fb[train])
+        calibration = None
+        if held.size:
+            calibration = _calibrate(model, fa[held], fb[held], seed=seed, sim_dim=None)
+        fit_info = {
+            "method": type(model).__name__,
+            "params": to_jsonable(model.get_params()),
+            "fitted": _fitted_summary(model),
+            "n_pairs": int(fa.shape[0]),
             "n_fit": int(train.size),
-            "n_held_out": int(n_held),
+            "n_held_out": int(held.size),
             "seed": int(seed),
         }
+        # Commit only now: a fit or a calibration that raised has changed nothing.
+        self.model, self.calibration_, self.fit_info_ = model, calibration, fit_info
         return self
 
     def calibrate(
-        self, items_a: Any, items_b: Any, *, seed: int = 0, sim_dim: int | None = None
+        self,
+        items_a: Any,
+        items_b: Any,
+        *,
+        seed: int = 0,
+        sim_dim: int | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
     ) -> Calibration:
-        """Fit the softmax temperature and the mismatch threshold on held-out raw pairs."""
-        fa = self.features("a", items_a)
-        fb = self.features("b", items_b)
-        if fa.shape[0] != fb.shape[0]:
-            raise InputError(f"calibration pairs: {fa.shape[0]} items on a, {fb.shape[0]} on b")
-        self.calibration_ = self._calibrate_features(fa, fb, seed=seed, sim_dim=sim_dim)
-        return self.calibration_
+        """Fit the softmax temperature and the mismatch threshold on held-out raw pairs.
 
-    def _calibrate_features(
-        self, fa: np.ndarray, fb: np.ndarray, *, seed: int, sim_dim: int | None = None
-    ) -> Calibration:
-        from csa.tasks.calibration import choose_mismatch_threshold, fit_temperature
-        from csa.tasks.groups import row_groups
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Paired raw items the map was not fitted on (at least
+            ``MIN_CALIBRATION_PAIRS``, with at least two distinct side-b items).
+        seed : int
+            Seed of the mismatched pairing the threshold is chosen against.
+        sim_dim : int or None
+            The query option the calibration holds for; :meth:`classify` and
+            :meth:`flag` use it only at the same ``sim_dim``.
 
+        Returns
+        -------
+        Calibration
+            Also stored as ``calibration_`` (only when the call succeeds).
+
+        Examples
+        --------
+        >>> mm.calibrate(colours[:12], captions[:12], sim_dim=1).sim_dim
+        1
+        >>> mm = mm.fit(colours, captions, held_out=0.25)  # back to the fit's calibration
+        """
+        seq_a, seq_b = _paired(items_a, items_b)
+        seed = check_seed(seed)
         self._check_fitted()
-        n = fa.shape[0]
-        if n < MIN_CALIBRATION_PAIRS:
-            raise InputError(
-                f"calibration needs at least {MIN_CALIBRATION_PAIRS} held-out pairs; got {n}"
-            )
-        # The held-out side-b items act as the classes: identical ones (repeated class
-        # captions) are one class, so the softmax is not split between equal columns.
-        labels = row_groups(fb, "b")
-        first = np.unique(labels, return_index=True)[1]
-        if first.size < 2:
-            raise InputError("every held-out side-b item is identical: nothing to calibrate")
-        opts = _sim_options(sim_dim)
-        scores = np.asarray(self.model.similarity(fa, fb[first], **opts), dtype=np.float64)
-        temperature = fit_temperature(scores, labels)
-        threshold = choose_mismatch_threshold(self.model, fa, fb, seed=seed, sim_dim=sim_dim)
-        return Calibration(
-            temperature=float(temperature.temperature),
-            threshold=float(threshold.threshold),
-            true_positive_rate=float(threshold.true_positive_rate),
-            false_positive_rate=float(threshold.false_positive_rate),
-            n_pairs=int(n),
-            sim_dim=sim_dim,
-        )
+        opts = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
+        fa = self.features("a", seq_a, **opts)
+        fb = self.features("b", seq_b, **opts)
+        self.calibration_ = _calibrate(self.model, fa, fb, seed=seed, sim_dim=sim_dim)
+        return self.calibration_
 
     @property
     def is_fitted(self) -> bool:
@@ -487,7 +767,7 @@ class MultimodalEncoder:
             side, items, batch_size=batch_size, show_progress_bar=show_progress_bar
         )
         embed = self.model.embed_a if side == "a" else self.model.embed_b
-        return embed(feats, **_sim_options(sim_dim))
+        return embed(feats, sim_dim=sim_dim)
 
     def encode_a(
         self,
@@ -498,7 +778,29 @@ class MultimodalEncoder:
         sim_dim: int | None = None,
     ) -> Any:
         """Shared-space vectors of side-a items; their inner products with :meth:`encode_b`
-        are the scores (ASIF gives sparse rows)."""
+        are the scores (ASIF gives sparse rows).
+
+        Parameters
+        ----------
+        items : sequence
+            Raw side-a items.
+        batch_size, show_progress_bar
+            Passed to :meth:`features`.
+        sim_dim : int or None
+            Canonical dimensions kept (CSA, CCA); ``None`` is the model's own.
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse matrix
+            ``(n, width)`` rows in the shared space.
+
+        Examples
+        --------
+        >>> emb = mm.encode_a([(200, 40, 40)])
+        >>> emb.shape, bool(np.allclose(emb @ mm.encode_b(["red"]).T,
+        ...                             mm.similarity([(200, 40, 40)], ["red"])))
+        ((1, 2), True)
+        """
         return self._embed("a", items, batch_size, show_progress_bar, sim_dim)
 
     def encode_b(
@@ -509,33 +811,88 @@ class MultimodalEncoder:
         show_progress_bar: bool | None = None,
         sim_dim: int | None = None,
     ) -> Any:
-        """Shared-space vectors of side-b items (see :meth:`encode_a`)."""
+        """Shared-space vectors of side-b items (see :meth:`encode_a`).
+
+        Examples
+        --------
+        >>> mm.encode_b(["red", "blue"]).shape
+        (2, 2)
+        """
         return self._embed("b", items, batch_size, show_progress_bar, sim_dim)
 
     def similarity(self, items_a: Any, items_b: Any, *, sim_dim: int | None = None) -> np.ndarray:
-        """``(n_a, n_b)`` scores of every side-a item against every side-b item."""
+        """``(n_a, n_b)`` scores of every side-a item against every side-b item.
+
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Raw items of each side, any counts.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Examples
+        --------
+        >>> mm.similarity([(200, 40, 40)], ["red", "blue"]).argmax(axis=1).tolist()
+        [0]
+        """
         self._check_fitted()
-        return np.asarray(
-            self.model.similarity(
-                self.features("a", items_a), self.features("b", items_b), **_sim_options(sim_dim)
-            )
-        )
+        fa = self.features("a", items_a)
+        fb = self.features("b", items_b)
+        return np.asarray(self.model.similarity(fa, fb, sim_dim=sim_dim))
 
     def score_pairs(self, items_a: Any, items_b: Any, *, sim_dim: int | None = None) -> np.ndarray:
-        """``(n,)`` score of item i of a with item i of b."""
+        """``(n,)`` score of item i of a with item i of b (counts checked before encoding).
+
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Paired raw items, as many on each side.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Examples
+        --------
+        >>> scores = mm.score_pairs([(200, 40, 40), (200, 40, 40)], ["red", "blue"])
+        >>> bool(scores[0] > scores[1])
+        True
+        """
+        seq_a, seq_b = _paired(items_a, items_b)
         self._check_fitted()
-        return np.asarray(
-            self.model.score_pairs(
-                self.features("a", items_a), self.features("b", items_b), **_sim_options(sim_dim)
-            )
-        )
+        fa, fb = self.features("a", seq_a), self.features("b", seq_b)
+        return np.asarray(self.model.score_pairs(fa, fb, sim_dim=sim_dim))
 
     # ---- zero-shot ----------------------------------------------------------------
     def default_templates(self, side: Side = "a") -> tuple[str, ...]:
-        """Prompt templates for classifying side-``side`` items: by those items' modality."""
+        """Prompt templates for classifying side-``side`` items: by those items' modality.
+
+        Eight photo templates for images (``"a photo of a {}."``...), the bare name
+        ``"{}"`` otherwise; pass ``templates=`` to :meth:`classify` to use one's own.
+
+        Parameters
+        ----------
+        side : {"a", "b"}
+            The side of the items to classify.
+
+        Returns
+        -------
+        tuple of str
+
+        Examples
+        --------
+        >>> mm.default_templates("a")
+        ('{}',)
+        """
         from csa.tasks.zero_shot import IMAGE_TEMPLATES
 
-        modality = self._specs[_check_side(side)].modality
+        modality = self._specs[check_side(side)].modality
         return IMAGE_TEMPLATES if modality == "image" else _PLAIN_TEMPLATES
 
     def zero_shot_classifier(
@@ -548,19 +905,36 @@ class MultimodalEncoder:
     ) -> ZeroShotClassifier:
         """Class embeddings for classifying side-``side`` items, from names x templates.
 
-        The prompts go through the other side's encoder. ``templates`` is one template
-        list, or one per modality (``{"image": [...], "text": [...]}``), chosen by the
-        modality of the items classified; ``None`` uses :meth:`default_templates`.
-        """
-        from csa.tasks.zero_shot import build_class_embeddings
+        Names and templates are checked before any prompt is encoded (names that repeat
+        or differ only by case, templates without exactly one ``{}``).
 
-        side = _check_side(side)
-        names = tuple(str(n) for n in class_names)
-        if not names:
-            raise InputError("class_names is empty: give at least two classes")
-        if len(set(names)) != len(names):
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            raise InputError(f"class names repeat: {', '.join(map(repr, dupes))}")
+        Parameters
+        ----------
+        class_names : sequence of str
+            One name per class, in class order.
+        templates : sequence of str, mapping or None
+            Templates with one ``{}`` each, or one list per modality
+            (``{"image": [...], "text": [...]}``) chosen by the modality of the items
+            classified; ``None`` uses :meth:`default_templates`.
+        side : {"a", "b"}
+            The side of the items to classify; the prompts go through the other side's
+            encoder.
+
+        Returns
+        -------
+        ZeroShotClassifier
+            Reusable for many calls of :meth:`classify` / :meth:`classify_features`.
+
+        Examples
+        --------
+        >>> clf = mm.zero_shot_classifier(["red", "blue"], ["{}", "a {} thing"])
+        >>> clf.templates, clf.embeddings.shape
+        (('{}', 'a {} thing'), (2, 3))
+        """
+        from csa.tasks.zero_shot import build_class_embeddings, check_class_names, check_templates
+
+        side = check_side(side)
+        names = check_class_names(class_names)
         if isinstance(templates, Mapping):
             modality = self._specs[side].modality
             if modality not in templates:
@@ -568,11 +942,13 @@ class MultimodalEncoder:
                     f"no templates for side {side}'s modality {modality!r}; the mapping has "
                     f"{', '.join(map(repr, templates))}"
                 )
-            chosen = tuple(templates[modality])
+            chosen = check_templates(templates[modality])
         else:
-            chosen = self.default_templates(side) if templates is None else tuple(templates)
+            chosen = check_templates(
+                self.default_templates(side) if templates is None else templates
+            )
         embeddings = build_class_embeddings(
-            self.encoder(_other(side)), list(names), chosen, batch_size=batch_size
+            self.encoder(other_side(side)), list(names), chosen, batch_size=batch_size
         )
         return ZeroShotClassifier(names, chosen, side, embeddings)
 
@@ -587,22 +963,92 @@ class MultimodalEncoder:
         batch_size: int = 32,
         show_progress_bar: bool | None = None,
     ) -> Classification:
-        """Zero-shot classify raw side-``side`` items among ``classes`` (names or a classifier)."""
-        from csa.tasks.zero_shot import zero_shot_scores
+        """Zero-shot classify raw side-``side`` items among ``classes``.
 
+        Parameters
+        ----------
+        items : sequence
+            Raw items of side ``side``.
+        classes : sequence of str or ZeroShotClassifier
+            Class names (built with ``templates``, see :meth:`zero_shot_classifier`) or
+            a classifier already built.
+        templates, side
+            As in :meth:`zero_shot_classifier`.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA); probabilities need the
+            calibration's ``sim_dim``.
+
+        Returns
+        -------
+        Classification
+            Predictions, scores, the templates used and, where calibrated, probabilities.
+
+        Examples
+        --------
+        >>> result = mm.classify([(30, 190, 60)], ["red", "green", "blue"], templates=["{}"])
+        >>> result.labels, result.templates, result.probabilities.shape
+        (['green'], ('{}',), (1, 3))
+        """
+        seq = _items(items, "items to classify")
         self._check_fitted()
         if not isinstance(classes, ZeroShotClassifier):
             classes = self.zero_shot_classifier(
                 classes, templates, side=side, batch_size=batch_size
             )
         feats = self.features(
-            classes.side, items, batch_size=batch_size, show_progress_bar=show_progress_bar
+            classes.side, seq, batch_size=batch_size, show_progress_bar=show_progress_bar
         )
+        return self.classify_features(feats, classes, sim_dim=sim_dim)
+
+    def classify_features(
+        self,
+        features: Any,
+        classes: Sequence[str] | ZeroShotClassifier,
+        *,
+        templates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        side: Side = "a",
+        sim_dim: int | None = None,
+        batch_size: int = 32,
+    ) -> Classification:
+        """:meth:`classify` on features already encoded by side ``side``'s encoder.
+
+        For items encoded once and classified against several class lists, or features
+        read from a file (``csa classify`` on a ``.npy``).
+
+        Parameters
+        ----------
+        features : array-like
+            ``(n, dim)`` features of side ``side`` (or of ``classes.side`` for a
+            classifier), checked by :meth:`check_features`.
+        classes, templates, side, sim_dim, batch_size
+            As in :meth:`classify`.
+
+        Returns
+        -------
+        Classification
+
+        Examples
+        --------
+        >>> feats = mm.features("a", [(220, 30, 30), (40, 40, 230)])
+        >>> mm.classify_features(feats, ["red", "green", "blue"]).labels
+        ['red', 'blue']
+        """
+        from csa.tasks.zero_shot import zero_shot_scores
+
+        self._check_fitted()
+        if not isinstance(classes, ZeroShotClassifier):
+            feats = self.check_features(check_side(side), features)
+            classes = self.zero_shot_classifier(
+                classes, templates, side=side, batch_size=batch_size
+            )
+        else:
+            feats = self.check_features(classes.side, features)
         scores = zero_shot_scores(
             self.model, feats, classes.embeddings, inputs_side=classes.side, sim_dim=sim_dim
         )
         return Classification(
             class_names=classes.class_names,
+            templates=classes.templates,
             indices=np.argmax(scores, axis=1),
             scores=scores,
             probabilities=self._probabilities(scores, sim_dim),
@@ -633,18 +1079,133 @@ class MultimodalEncoder:
 
         FAISS searches when it is installed (``backend="auto"``), else blocked products;
         neither forms the full score matrix.
+
+        Parameters
+        ----------
+        queries, gallery : sequence
+            Raw items of side ``query_side`` and of the other side.
+        k : int
+            Results per query (at most the gallery size).
+        query_side : {"a", "b"}
+            The queries' side: ``"b"`` searches images by caption in an image-caption
+            model.
+        sim_dim : int or None
+            Canonical dimensions scored (CSA, CCA).
+        backend : {"auto", "faiss", "numpy"}
+            Who computes the top-k; every backend gives the exact answer.
+        batch_size, show_progress_bar
+            Passed to :meth:`features`.
+
+        Returns
+        -------
+        SearchResult
+            ``ids`` (rows of ``gallery``) and ``scores``, ``(n_queries, k)``, best first.
+
+        Examples
+        --------
+        >>> hits = mm.search(["blue"], [(200, 40, 40), (40, 60, 210), (50, 40, 190)], k=2,
+        ...                  query_side="b")
+        >>> sorted(hits.ids[0].tolist())
+        [1, 2]
+        """
+        from csa.validation import check_int
+
+        query_side = check_side(query_side, "query_side")
+        k = int(check_int(k, "k", minimum=1))  # type: ignore[arg-type]
+        opts = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
+        q_items, g_items = _items(queries, "queries"), _items(gallery, "gallery")
+        self._check_fitted()
+        q = self.features(query_side, q_items, **opts)
+        g = self.features(other_side(query_side), g_items, **opts)
+        return self.search_features(
+            q, g, k, query_side=query_side, sim_dim=sim_dim, backend=backend
+        )
+
+    def search_features(
+        self,
+        queries: Any,
+        gallery: Any,
+        k: int = 10,
+        *,
+        query_side: Side = "a",
+        sim_dim: int | None = None,
+        backend: Literal["auto", "faiss", "numpy"] = "auto",
+    ) -> SearchResult:
+        """:meth:`search` on features already encoded by the two sides' encoders.
+
+        Parameters
+        ----------
+        queries, gallery : array-like
+            Features of side ``query_side`` and of the other side.
+        k, query_side, sim_dim, backend
+            As in :meth:`search`.
+
+        Returns
+        -------
+        SearchResult
+
+        Examples
+        --------
+        >>> g = mm.features("a", [(200, 40, 40), (40, 60, 210)])
+        >>> mm.search_features(mm.features("b", ["red"]), g, 1, query_side="b").ids.tolist()
+        [[0]]
         """
         from csa.scale.search import top_k
 
         self._check_fitted()
-        query_side = _check_side(query_side)
-        opts = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
-        q = self.features(query_side, queries, **opts)
-        g = self.features(_other(query_side), gallery, **opts)
+        query_side = check_side(query_side, "query_side")
+        q = self.check_features(query_side, queries)
+        g = self.check_features(other_side(query_side), gallery)
         scores, ids = top_k(
-            self.model, q, g, k, query_side=query_side, backend=backend, **_sim_options(sim_dim)
+            self.model, q, g, k, query_side=query_side, backend=backend, sim_dim=sim_dim
         )
         return SearchResult(scores=scores, ids=ids)
+
+    def flag_threshold(
+        self, threshold: float | None = None, *, sim_dim: int | None = None
+    ) -> float:
+        """The threshold :meth:`flag` uses: ``threshold`` checked, else the held-out one.
+
+        Called first by :meth:`flag` and :meth:`flag_features`, so a missing or unusable
+        threshold is reported before anything is encoded.
+
+        Parameters
+        ----------
+        threshold : float or None
+            A finite score; ``None`` takes the calibration's.
+        sim_dim : int or None
+            The query option the scores will be computed at; the held-out threshold
+            holds only at the ``sim_dim`` it was chosen at.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> mm.flag_threshold() == mm.calibration_.threshold
+        True
+        >>> mm.flag_threshold(float("nan"))
+        Traceback (most recent call last):
+        ...
+        csa.errors.ParameterError: threshold must be a finite number; got nan
+        """
+        if threshold is not None:
+            return check_number(threshold, "threshold")
+        cal = self.calibration_
+        if cal is None:
+            raise ParameterError(
+                "flag needs a threshold and none was calibrated (fitted with held_out=0): "
+                "pass one (threshold=..., `csa flag --threshold`), fit with held_out > 0, or "
+                "call calibrate(items_a, items_b) on held-out pairs"
+            )
+        if cal.sim_dim != sim_dim:
+            raise ParameterError(
+                f"the held-out threshold was chosen at sim_dim={cal.sim_dim}, not {sim_dim}: "
+                "flag at that sim_dim, calibrate again, or pass a threshold (threshold=..., "
+                "`csa flag --threshold`)"
+            )
+        return cal.threshold
 
     def flag(
         self,
@@ -653,23 +1214,78 @@ class MultimodalEncoder:
         *,
         threshold: float | None = None,
         sim_dim: int | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
     ) -> FlagResult:
-        """Score each pair and flag those below the threshold chosen on held-out pairs."""
-        if threshold is None:
-            cal = self.calibration_
-            if cal is None:
-                raise ParameterError(
-                    "flag needs a threshold: fit with held_out > 0, call calibrate(items_a, "
-                    "items_b) on held-out pairs, or pass threshold="
-                )
-            if cal.sim_dim != sim_dim:
-                raise ParameterError(
-                    f"the held-out threshold was chosen at sim_dim={cal.sim_dim}; flag at that "
-                    "sim_dim, calibrate again, or pass threshold="
-                )
-            threshold = cal.threshold
-        scores = self.score_pairs(items_a, items_b, sim_dim=sim_dim)
-        return FlagResult(scores=scores, threshold=float(threshold), flagged=scores < threshold)
+        """Score each pair and flag those below the threshold chosen on held-out pairs.
+
+        Parameters
+        ----------
+        items_a, items_b : sequence
+            Paired raw items (item i of a with item i of b).
+        threshold : float or None
+            Flag scores below this; ``None`` uses the held-out one
+            (see :meth:`flag_threshold`).
+        sim_dim : int or None
+            Canonical dimensions scored.
+
+        Returns
+        -------
+        FlagResult
+            Every pair's score, the threshold and the flags.
+
+        Examples
+        --------
+        >>> flags = mm.flag([(200, 40, 40), (200, 40, 40)], ["a red thing", "a blue thing"])
+        >>> flags.flagged.tolist()
+        [False, True]
+        """
+        seq_a, seq_b = _paired(items_a, items_b)
+        threshold = self.flag_threshold(threshold, sim_dim=sim_dim)
+        self._check_fitted()
+        opts = dict(batch_size=batch_size, show_progress_bar=show_progress_bar)
+        fa = self.features("a", seq_a, **opts)
+        fb = self.features("b", seq_b, **opts)
+        return self.flag_features(fa, fb, threshold=threshold, sim_dim=sim_dim)
+
+    def flag_features(
+        self,
+        features_a: Any,
+        features_b: Any,
+        *,
+        threshold: float | None = None,
+        sim_dim: int | None = None,
+    ) -> FlagResult:
+        """:meth:`flag` on paired features already encoded by the two sides' encoders.
+
+        Parameters
+        ----------
+        features_a, features_b : array-like
+            Paired features, row i of a with row i of b.
+        threshold, sim_dim
+            As in :meth:`flag`.
+
+        Returns
+        -------
+        FlagResult
+
+        Examples
+        --------
+        >>> fa = mm.features("a", [(40, 180, 50)])
+        >>> mm.flag_features(fa, mm.features("b", ["green"]), threshold=-1.0).n_flagged
+        0
+        """
+        threshold = self.flag_threshold(threshold, sim_dim=sim_dim)
+        self._check_fitted()
+        fa = self.check_features("a", features_a)
+        fb = self.check_features("b", features_b)
+        if fa.shape[0] != fb.shape[0]:
+            raise InputError(
+                f"side a has {fa.shape[0]} rows but side b has {fb.shape[0]}; row i of a "
+                "must pair with row i of b"
+            )
+        scores = np.asarray(self.model.score_pairs(fa, fb, sim_dim=sim_dim))
+        return FlagResult(scores=scores, threshold=threshold, flagged=scores < threshold)
 
     # ---- persistence ----------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
@@ -685,7 +1301,25 @@ class MultimodalEncoder:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write one model file: the map plus :meth:`metadata`, under one checksum."""
+        """Write one model file: the map plus :meth:`metadata`, under one checksum.
+
+        Parameters
+        ----------
+        path : str or Path
+            Where to write (safetensors + JSON; no pickle), atomically.
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> path = mm.save(os.path.join(tempfile.mkdtemp(), "colours.csa"))
+        >>> path.name
+        'colours.csa'
+        """
         from csa.modelfile import write
 
         self._check_fitted()
@@ -704,11 +1338,36 @@ class MultimodalEncoder:
     ) -> MultimodalEncoder:
         """Read a file written by :meth:`save`; encoders load from the record when first used.
 
-        Passing ``encoder_a`` / ``encoder_b`` other than the recorded ones is refused
-        unless ``allow_other_encoders=True`` (the map was fitted on the recorded
-        encoders' features; another encoder of the same width gives wrong scores
-        silently). A different width is refused always.
+        Parameters
+        ----------
+        path : str or Path
+            A file written by :meth:`save`.
+        encoder_a, encoder_b : str, encoder or None
+            Encoders to use instead of rebuilding the recorded ones (an object for an
+            encoder that is not in the registry). Another encoder than the recorded one
+            is refused unless ``allow_other_encoders=True`` (the map was fitted on the
+            recorded encoders' features; another encoder of the same width gives wrong
+            scores silently); a different width is refused always.
+        allow_other_encoders : bool
+            See above.
+        cache_dir, use_cache
+            As in the constructor.
+
+        Returns
+        -------
+        MultimodalEncoder
+            Fitted, with the file's calibration and fit record.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> saved = mm.save(os.path.join(tempfile.mkdtemp(), "colours.csa"))
+        >>> loaded = MultimodalEncoder.load(saved, encoder_a=RGB(), encoder_b=Words())
+        >>> bool(np.allclose(loaded.similarity(colours[:3], captions[:3]),
+        ...                  mm.similarity(colours[:3], captions[:3]), atol=1e-6))
+        True
         """
+        from csa.filecheck import check_multimodal_record
         from csa.modelfile import read
 
         model, extra = read(path)
@@ -718,6 +1377,7 @@ class MultimodalEncoder:
                 "recorded; load it with csa.load, or wrap it: "
                 "MultimodalEncoder(encoder_a, encoder_b, model=csa.load(path))"
             )
+        check_multimodal_record(model, extra, str(path))
         specs = {
             side: EncoderSpec.from_dict(extra.get("encoders", {}).get(side, {}), side, str(path))
             for side in ("a", "b")
@@ -763,24 +1423,92 @@ class MultimodalEncoder:
             f"encoder_b={self._specs['b'].name!r}, model={self.model!r})"
         )
 
+    # ---- sharing and deployment (csa.pretrained, csa.export) ------------------------
+    def save_pretrained(
+        self, folder: str | Path, *, dataset: str | None = None, repo_id: str | None = None
+    ) -> Path:
+        """Write a Hugging Face style folder: ``model.safetensors``, ``config.json`` and a
+        generated ``README.md`` model card (``dataset`` names the pairs, for the card)."""
+        from csa.pretrained import save_pretrained
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
+        return save_pretrained(self, folder, dataset=dataset, repo_id=repo_id)
+
+    @classmethod
+    def from_pretrained(cls, folder_or_repo: str | Path, **options: Any) -> MultimodalEncoder:
+        """Load a folder written by :meth:`save_pretrained`, or a Hub repository id.
+
+        ``options``: ``revision``, ``token``, ``hub_cache_dir``, ``local_files_only`` for
+        the Hub, and :meth:`load`'s keywords. Offline, a repository id not in the
+        Hugging Face cache fails at once with what to do.
+        """
+        from csa.pretrained import from_pretrained
+
+        return from_pretrained(folder_or_repo, loader=cls.load, **options)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:
+        """Upload :meth:`save_pretrained`'s folder to the Hub repository ``repo_id``."""
+        from csa.pretrained import push_to_hub
+
+        return push_to_hub(self, repo_id, **options)
+
+    def tower(self, side: Side, **options: Any) -> Any:
+        """An image side as a plain ``torch.nn.Module``: pixels in, shared-space vectors out
+        (see :func:`csa.export.tower`)."""
+        from csa.export import tower
+
+        return tower(self, check_side(side), **options)
+
+    def export(self, side: Side, path: str | Path, **options: Any) -> Path:
+        """Write one side as a tower that runs without csa: a sentence-transformers folder,
+        an ONNX file or a torch.export program (see :func:`csa.export.export`)."""
+        from csa.export import export
+
+        return export(self, check_side(side), path, **options)
+
+
+def _calibrate(
+    model: Any, fa: np.ndarray, fb: np.ndarray, *, seed: int, sim_dim: int | None
+) -> Calibration:
+    """Temperature and mismatch threshold of a fitted ``model`` on held-out feature pairs."""
+    from csa.tasks.calibration import choose_mismatch_threshold, fit_temperature
+    from csa.tasks.groups import row_groups
+
+    n = fa.shape[0]
+    if n < MIN_CALIBRATION_PAIRS:
+        raise InputError(
+            f"calibration needs at least {MIN_CALIBRATION_PAIRS} held-out pairs; got {n}"
+        )
+    # The held-out side-b items act as the classes: identical ones (repeated class
+    # captions) are one class, so the softmax is not split between equal columns.
+    labels = row_groups(fb, "b")
+    first = np.unique(labels, return_index=True)[1]
+    if first.size < 2:
+        raise InputError(
+            f"all {n} held-out side-b items are identical: nothing to calibrate against "
+            "(draw another held-out set with seed=, or fit with held_out=0)"
+        )
+    scores = np.asarray(model.similarity(fa, fb[first], sim_dim=sim_dim), dtype=np.float64)
+    temperature = fit_temperature(scores, labels)
+    threshold = choose_mismatch_threshold(model, fa, fb, seed=seed, sim_dim=sim_dim)
+    return Calibration(
+        temperature=float(temperature.temperature),
+        threshold=float(threshold.threshold),
+        true_positive_rate=float(threshold.true_positive_rate),
+        false_positive_rate=float(threshold.false_positive_rate),
+        n_pairs=int(n),
+        sim_dim=sim_dim,
+    )
 
 
 def _fitted_summary(model: Any) -> dict[str, Any]:
     """The hyperparameters the fit settled on (ridges, sim_dim, ASIF's k/p), for ``csa info``."""
+    from csa.tasks._common import to_jsonable
+
     out: dict[str, Any] = {}
     for name in ("ridge_", "sim_dim_", "n_components_", "k_", "p_", "n_pairs_seen_"):
         value = getattr(model, name, None) if name in vars(model) else None
         if value is not None:
-            out[name.rstrip("_")] = _jsonable(value)
+            out[name.rstrip("_")] = to_jsonable(value)
     return out
 
 
@@ -792,4 +1520,9 @@ __all__ = [
     "MultimodalEncoder",
     "SearchResult",
     "ZeroShotClassifier",
+    "make_model",
+    "method_name",
+    "modality_of",
+    "model_classes",
+    "model_params",
 ]

@@ -11,9 +11,9 @@ of dense and sparse rows, and shape checks live in one place.
 Public API (small on purpose):
 
 - :func:`iter_score_blocks` yields ``(start, stop, scores)`` for consecutive query blocks;
-- :func:`top_k` gives the best ``k`` gallery items per query, ``(indices, scores)``;
-- :func:`merge_top_k` folds one more block of gallery scores into a running top-k, for
-  galleries that arrive in pieces;
+- :func:`merge_top_k` folds one more block of gallery scores into a running top-k, the
+  step of every exact top-k search (:func:`csa.scale.top_k` runs it over a model's
+  embedded gallery; :meth:`csa.multimodal.Classification.top_k` over class scores);
 - :func:`default_block_rows` sizes a block from a score budget.
 
 Ties are broken towards the smaller gallery index everywhere, so blocked, streamed and
@@ -109,9 +109,11 @@ def score_matrix(
     """The whole ``(n_query, n_gallery)`` score matrix, assembled from blocks.
 
     For callers that need every score (zero-shot over a few classes); use
-    :func:`iter_score_blocks` or :func:`top_k` when the gallery is large.
+    :func:`iter_score_blocks` or :func:`csa.scale.top_k` when the gallery is large.
     """
-    blocks = [s for _, _, s in iter_score_blocks(query_emb, gallery_emb, block_rows, score=score)]
+    n_gallery = _n_rows(gallery_emb, "gallery_emb")
+    blocks = [np.empty((0, n_gallery))]
+    blocks += [s for _, _, s in iter_score_blocks(query_emb, gallery_emb, block_rows, score=score)]
     return np.concatenate(blocks, axis=0)
 
 
@@ -160,28 +162,6 @@ def _check_k(k: Any) -> int:
     return int(k)
 
 
-def top_k(
-    query_emb: Any,
-    gallery_emb: Any,
-    k: int,
-    block_rows: int | None = None,
-    *,
-    score: ScoreFn | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` gallery items per query: ``(indices, scores)``, each ``(n_query, k)``.
-
-    Best first; ties go to the smaller gallery index. ``k`` larger than the gallery is
-    cut to the gallery size. Memory O(block_rows x gallery).
-    """
-    k = _check_k(k)
-    out_ids, out_scores = [], []
-    for _, _, block in iter_score_blocks(query_emb, gallery_emb, block_rows, score=score):
-        ids, best = merge_top_k(None, None, block, 0, k)
-        out_ids.append(ids)
-        out_scores.append(best)
-    return np.concatenate(out_ids, axis=0), np.concatenate(out_scores, axis=0)
-
-
 __all__ = [
     "DEFAULT_SCORE_BUDGET",
     "check_block_rows",
@@ -190,5 +170,4 @@ __all__ = [
     "iter_score_blocks",
     "merge_top_k",
     "score_matrix",
-    "top_k",
 ]

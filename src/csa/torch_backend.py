@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from csa.errors import ParameterError
+from csa.extras import require
 
 
 def check_device(device: Any) -> str | None:
@@ -29,12 +30,7 @@ def check_device(device: Any) -> str | None:
         return None
     if not isinstance(device, str):
         raise ParameterError(f"device must be None, 'cpu' or 'cuda'; got {device!r}")
-    try:
-        import torch
-    except ImportError as exc:
-        raise ParameterError(
-            f"device={device!r} runs the products with torch, which is not installed"
-        ) from exc
+    torch = require("torch", extra="torch", purpose=f"device={device!r} (a fit on torch)")
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -243,3 +243,61 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     if not isinstance(value, str | type(None)) or value not in choices:
         raise ParameterError(f"{name} must be one of {list(choices)}; got {value!r}")
     return value
+
+
+def check_number(value: Any, name: str) -> float:
+    """A finite real number: strings ("0.5"), bools and NaN are refused, not coerced.
+
+    A threshold of NaN compares false with every score, so it would flag nothing and
+    look like a clean result; a string would be silently parsed in one place and
+    refused in another.
+    """
+    if not _is_real_number(value) or not np.isfinite(float(value)):
+        raise ParameterError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str, *, allow_zero: bool = True) -> float:
+    """A number in ``[0, 1)`` (``(0, 1)`` without ``allow_zero``): held-out and flip shares."""
+    number = check_number(value, name)
+    low_ok = number >= 0 if allow_zero else number > 0
+    if not (low_ok and number < 1):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ParameterError(f"{name} must lie in {interval}; got {value!r}")
+    return number
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """A non-negative integer seed (what ``numpy.random.default_rng`` takes); 1.5 is refused."""
+    return int(check_int(value, name, minimum=0))  # type: ignore[arg-type]
+
+
+def check_ks(values: Any, name: str = "ks", *, minimum: int | None = 1) -> tuple[int, ...]:
+    """A non-empty sequence of integers ``>= minimum`` (cut-offs such as Recall@k), in order.
+
+    1.5 is refused rather than truncated to 1: a report headed "R@1.5" that holds R@1 is
+    a silent wrong answer. ``minimum=None`` leaves the range to the caller, whose error
+    can name the valid range (1..the model's dimensions).
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ParameterError(f"{name} must be a sequence of positive integers; got {values!r}")
+    if len(values) == 0:
+        raise ParameterError(f"{name} is empty: give at least one positive integer")
+    floor = -(2**63) if minimum is None else minimum
+    return tuple(int(check_int(k, f"each of {name}", minimum=floor)) for k in values)  # type: ignore[arg-type]
+
+
+#: Which side of a pair: the encoder and features of "a" or of "b".
+Side = Literal["a", "b"]
+
+
+def check_side(value: Any, name: str = "side") -> Side:
+    """``"a"`` or ``"b"``: which encoder, which columns of a pair."""
+    if not isinstance(value, str) or value not in ("a", "b"):
+        raise ParameterError(f"{name} must be 'a' or 'b'; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def other_side(side: Any) -> Side:
+    """The side opposite ``side`` (checked)."""
+    return "b" if check_side(side) == "a" else "a"

@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets import PairedDataset, load
+from csa.datasets import PairedDataset
 from csa.encoders import Encoder, cached_encode, get
 from csa.tasks import zero_shot_classify
+from csa_demo.data.audio import load_gm_instruments, load_spoken_words
 from csa_demo.probe import probe_accuracy
 from csa_demo.sweep import Selection, run_tasks
 from csa_demo.sweep import Task as SweepTask
@@ -131,8 +132,8 @@ def _words(
 ) -> list[dict[str, Any]]:
     n_espeak, n_flite = (8, 4) if quick else (16, 8)
     options: dict[str, Any] = {"words": QUICK_WORDS} if quick else {}
-    data = load(
-        "spoken-words", n_espeak=n_espeak, n_flite=n_flite, seed=seed, cache_dir=cache_dir,
+    data = load_spoken_words(
+        n_espeak=n_espeak, n_flite=n_flite, seed=seed, cache_dir=cache_dir,
         **options,
     )  # fmt: skip
     words = list(data.class_names)
@@ -164,9 +165,7 @@ def _instruments(
     enc_name: str, quick: bool, seed: int, seeds: Sequence[int], cache_dir: Any, text_enc: Any
 ) -> list[dict[str, Any]]:
     pitches = (55,) if quick else (48, 60, 72)
-    data = load(
-        "gm-instruments", pitches=pitches, velocities=(100,), seed=seed, cache_dir=cache_dir
-    )
+    data = load_gm_instruments(pitches=pitches, velocities=(100,), seed=seed, cache_dir=cache_dir)
     x = _encode_audio(get(enc_name), data, cache_dir)
     t = _encode_text(text_enc, data.b, cache_dir)
     meta = data.info["meta"]

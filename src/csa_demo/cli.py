@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 
 import csa
+from csa.extras import require
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,12 +76,17 @@ def demo(
              "clip": clip, "relabels": relabels, "test_size": test_size}  # fmt: skip
     options = {key: value for key, value in given.items() if value not in (None, [])}
     try:
+        # Checked before any section starts: every section ends in a plot and a probe.
+        require("matplotlib", extra="demo", purpose="csa demo (its plots)")
+        require("sklearn", extra="demo", purpose="csa demo (its probe)", package="scikit-learn")
         outcome = run_demo(
             out, quick=quick, sections=section, cache_dir=cache_dir, on_section=progress,
             options=options, jobs=jobs,
         )  # fmt: skip
     except csa.CSAError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(code=2) from None
     console.print(Markdown(markdown_tables(outcome.rows)))
     for name, seconds in outcome.seconds.items():
@@ -90,7 +97,9 @@ def demo(
     )
     if outcome.failures:
         for name, reason in outcome.failures.items():
-            err_console.print(f"[bold red]section {name} failed:[/] {reason}", highlight=False)
+            err_console.print(
+                f"[bold red]section {name} failed:[/] {escape(str(reason))}", highlight=False
+            )
         raise typer.Exit(code=1)
 
 

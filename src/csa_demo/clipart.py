@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets import load
 from csa.encoders import cached_encode, get
 from csa.tasks import (
     IMAGE_TEMPLATES,
@@ -33,6 +32,7 @@ from csa.tasks import (
     evaluate_retrieval,
     zero_shot_classify,
 )
+from csa_demo.data.openclipart import load_openclipart
 from csa_demo.probe import probe_accuracy
 from csa_demo.sweep import Selection, budgets, run_sweep
 
@@ -94,8 +94,8 @@ def run(
     where: dict[str, Any] = {"test_fraction": test_fraction}
     if root is not None:
         where["root"] = root
-    train = load("openclipart", split="train", n=pool_size, **where)
-    test_set = load("openclipart", split="test", n=test_size, **where)
+    train = load_openclipart(split="train", n=pool_size, **where)
+    test_set = load_openclipart(split="test", n=test_size, **where)
     image_encoder = get(IMAGE_ENCODER, **IMAGE_OPTIONS)
     text_encoder = get(TEXT_ENCODER)
 

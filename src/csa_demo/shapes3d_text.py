@@ -1,6 +1,6 @@
 """3D part models <-> text: zero-shot classification and retrieval with few pairs.
 
-Each KiCad part model (a surface point cloud, :mod:`csa.datasets.shapes3d`) is paired
+Each KiCad part model (a surface point cloud, :mod:`csa_demo.data.shapes3d`) is paired
 with the MiniLM embedding of its category's description; the 3D side is the
 hand-designed shape descriptor of :mod:`csa.encoders.shapes`. As for time series, the
 text side holds one vector per class, so the question is how well each method ties the
@@ -27,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from csa.datasets import PairedDataset, load
+from csa.datasets import PairedDataset
 from csa.encoders import get
 from csa_demo.class_text import class_text_sweep, top_k_name
+from csa_demo.data.shapes3d import load_kicad_shapes
 
 EXPERIMENT = "shapes3d-text"
 ZERO_SHOT = top_k_name(1)
@@ -99,15 +100,14 @@ def run(
     :class:`~csa.errors.DatasetError` with install instructions when the models are absent.
     """
     if quick:
-        data = load(
-            "kicad-shapes",
+        data = load_kicad_shapes(
             categories=QUICK_CATEGORIES,
             per_category=QUICK_PER_CATEGORY,
             cache_dir=cache_dir,
         )
         seeds = seeds[:1]
     else:
-        data = load("kicad-shapes", per_category=FULL_PER_CATEGORY, cache_dir=cache_dir)
+        data = load_kicad_shapes(per_category=FULL_PER_CATEGORY, cache_dir=cache_dir)
     return run_on(data, seeds, cache_dir)
 
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from csa import ParameterError
-from csa.datasets import PairedDataset, load
+from csa.datasets import PairedDataset
 from csa.encoders import Encoder, get
 from csa_demo.class_text import class_text_sweep, top_k_name
+from csa_demo.data.timeseries import load_timeseries_text
 
 EXPERIMENT = "timeseries-text"
 ZERO_SHOT = top_k_name(1)
@@ -71,8 +72,8 @@ def run_setting(
     Budgets default to :func:`budgets` of the training split, from one pair per class
     (at least 10); every seed runs budgets up to 300 pairs, larger ones run once.
     """
-    train = load(setting.dataset, split="train")
-    test = load(setting.dataset, split="test")
+    train = load_timeseries_text(setting.dataset, "train")
+    test = load_timeseries_text(setting.dataset, "test")
     return class_text_sweep(
         EXPERIMENT,
         f"{setting.dataset}/{setting.encoder}",

@@ -42,7 +42,7 @@ def test_fit_with_held_out_pairs_shows_and_uses_the_threshold(tmp_path, monkeypa
         "3",
     )
     assert fitted.exit_code == 0, fitted.output
-    assert "flag threshold" in fitted.output and "held-out pairs" in fitted.output
+    assert "flag threshold" in fitted.output and "held out to calibrate" in fitted.output
     info = _run("info", model)
     assert info.exit_code == 0 and "flag threshold" in info.output, info.output
     (tmp_path / "shuffled.txt").write_text("\n".join(captions[1:] + captions[:1]) + "\n")

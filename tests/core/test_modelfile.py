@@ -41,12 +41,42 @@ def test_round_trip_gives_identical_scores(tmp_path, data, make):
 def test_loaded_model_keeps_streaming(tmp_path, data):
     a, b = data
     first = csa.CSA().partial_fit(a[:300], b[:300])
-    first.save(tmp_path / "m.csa")
+    first.save(tmp_path / "m.csa", keep_moments=True)
     resumed = csa.load(tmp_path / "m.csa").partial_fit(a[300:], b[300:])
     whole = csa.CSA().fit(a, b)
     np.testing.assert_allclose(
         resumed.canonical_correlations_, whole.canonical_correlations_, atol=1e-10
     )
+
+
+@pytest.mark.parametrize("model", [csa.CSA(), csa.CCA(), csa.LinearMap()], ids=repr)
+def test_default_file_is_slim_and_scores_identically(tmp_path, data, model):
+    """What scoring needs, no fold moments: scores equal, size a fraction of the full file."""
+    from safetensors.numpy import load_file
+
+    a, b = data
+    model.fit(a, b)
+    slim = model.save(tmp_path / "slim.csa")
+    full = model.save(tmp_path / "full.csa", keep_moments=True)
+    assert not any(k.startswith("folds.") for k in load_file(str(slim)))
+    assert any(k.startswith("folds.") for k in load_file(str(full)))
+    assert slim.stat().st_size < full.stat().st_size / 2
+    for path in (slim, full):
+        loaded = csa.load(path)
+        np.testing.assert_array_equal(
+            loaded.similarity(a[:20], b[:20]), model.similarity(a[:20], b[:20])
+        )
+        assert loaded.n_pairs_seen_ == a.shape[0]
+
+
+def test_a_slim_file_refuses_partial_fit_and_says_how(tmp_path, data):
+    a, b = data
+    loaded = csa.load(csa.CSA().fit(a[:300], b[:300]).save(tmp_path / "m.csa"))
+    before = loaded.similarity(a[:5], b[:5])
+    with pytest.raises(csa.ModelFileError, match="keep_moments=True"):
+        loaded.partial_fit(a[300:], b[300:])
+    np.testing.assert_array_equal(loaded.similarity(a[:5], b[:5]), before)
+    assert loaded.moments_ is None
 
 
 def test_file_is_safetensors_with_csa_metadata_and_no_pickle(tmp_path, data):

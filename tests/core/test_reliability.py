@@ -144,7 +144,7 @@ def _rewrite(path, arrays=None, header=None):
 @pytest.fixture()
 def saved(pairs, tmp_path):
     a, b = pairs
-    return csa.CSA().fit(a, b).save(tmp_path / "model.csa")
+    return csa.CSA().fit(a, b).save(tmp_path / "model.csa", keep_moments=True)
 
 
 @pytest.mark.parametrize(
@@ -242,7 +242,7 @@ def test_a_killed_save_leaves_nothing_behind_after_the_next_save(pairs, tmp_path
     np.save(tmp_path / "b.npy", b)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert result.returncode == -9
-    assert any(p.name.startswith(".m.csa.") for p in tmp_path.iterdir())
+    assert any(p.name.startswith(".csa-tmp-") for p in tmp_path.iterdir())
     csa.CSA().fit(a, b).save(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "b.npy", "m.csa"]
     csa.load(target)
@@ -269,17 +269,39 @@ def test_a_killed_save_leaves_nothing_behind_after_the_next_save(pairs, tmp_path
         lambda: csa.LinearMap(ridge=(0.1, 5)),
     ],
 )
-def test_bad_parameters_are_parameter_errors_at_construction(build):
-    with pytest.raises(csa.ParameterError):
-        build()
+def test_bad_parameters_are_stored_and_refused_when_a_fit_starts(build, pairs):
+    """scikit-learn's rule: constructors and set_params store; every fit entry validates."""
+    model = build()
+    for fit in (
+        lambda m: m.fit(*pairs),
+        lambda m: m.partial_fit(*pairs),
+    ):
+        with pytest.raises(csa.ParameterError):
+            fit(model)
+        assert not model.is_fitted
 
 
-def test_set_params_checks_and_keeps_the_old_value(pairs):
-    model = csa.CSA(ridge=0.1)
+def test_set_params_stores_and_the_next_fit_refuses_keeping_the_old_fit(pairs):
+    model = csa.CSA(ridge=0.1).fit(*pairs)
+    before = model.similarity(pairs[0][:5], pairs[1][:5])
+    assert model.set_params(ridge=-1).ridge == -1
     with pytest.raises(csa.ParameterError):
-        model.set_params(ridge=-1)
-    assert model.ridge == 0.1
+        model.fit(*pairs)
+    np.testing.assert_array_equal(model.similarity(pairs[0][:5], pairs[1][:5]), before)
     assert model.set_params(ridge=(0.2, "oas")).ridge == (0.2, "oas")
+    with pytest.raises(csa.ParameterError, match="no parameter"):
+        model.set_params(bogus=1)
+
+
+def test_grid_search_with_error_score_survives_a_bad_candidate(pairs):
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(csa.CSA(sim_dim=2), {"ridge": [-1.0, 0.1]}, cv=3, error_score=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(*pairs)
+    assert search.best_params_ == {"ridge": 0.1}
+    assert np.isnan(search.cv_results_["mean_test_score"][0])
 
 
 # ---- 6. messages say what is wrong -------------------------------------------------------

@@ -15,7 +15,7 @@ import scipy.linalg
 
 import csa
 from csa.moments import fold_of, moments_of
-from csa.solver import (
+from csa.selection import (
     _HeldOutFold,
     oas_relative_ridge,
     select_linear_map_ridge,
@@ -166,7 +166,7 @@ def test_heldout_weights_replace_the_in_sample_correlations():
 
 def test_ties_in_the_separation_go_to_the_smaller_sim_dim(monkeypatch):
     """A flat tail (dimensions that add nothing) must not be kept: fewer dims, less noise."""
-    import csa.solver as solver
+    import csa.selection as solver
 
     def flat_tail(weights, heldout, spread):
         curve = np.full(weights.shape[0], 0.5)
@@ -183,14 +183,14 @@ def test_ties_in_the_separation_go_to_the_smaller_sim_dim(monkeypatch):
 def test_range_spectrum_of_few_rows_equals_the_full_eigensolve(dtype):
     """Pivoted Cholesky + SVD (fewer rows than half the features) against numpy's eigh,
     also where float32 products leave a null space of round-off instead of zeros."""
-    from csa.solver import _range_spectrum
+    from csa.solver import range_spectrum
 
     rng = np.random.default_rng(3)
     n, d = 40, 200
     x = (rng.standard_normal((n, d)) * np.geomspace(1, 1e-2, d)).astype(dtype)
     x -= x.mean(0)
     cov = (x.T @ x).astype(np.float64) / n
-    eig, vec, singular = _range_spectrum(cov, n - 1)
+    eig, vec, singular = range_spectrum(cov, n - 1)
     ref_eig, ref_vec = np.linalg.eigh(cov)
     ref_eig, ref_vec = ref_eig[-(n - 1) :], ref_vec[:, -(n - 1) :]
     assert singular and eig.shape == (n - 1,) and np.all(np.diff(eig) >= 0)

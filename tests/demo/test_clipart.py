@@ -12,14 +12,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::csa.WeakFitWarning")
 
 @pytest.mark.slow
 def test_clipart_section_on_a_tiny_copy(tmp_path, monkeypatch):
-    from csa.datasets import load
     from csa_demo import clipart, demo
+    from csa_demo.data.openclipart import load_openclipart
 
     assert "clipart" in demo.SECTIONS  # part of the default demo
     monkeypatch.setenv("CSA_CACHE_DIR", str(tmp_path / "cache"))  # thumbnails land here
     root = make_openclipart(tmp_path / "openclipart")
     # Half the tiny copy's caption groups go to the test split, so it holds two groups.
-    n_test = len(load("openclipart", split="test", root=root, test_fraction=0.5))
+    n_test = len(load_openclipart(split="test", root=root, test_fraction=0.5))
     rows = clipart.run(root=root, test_fraction=0.5, cache_dir=tmp_path / "embeddings", seeds=(0,))
     metrics = {r["metric"] for r in rows}
     for k in clipart.KS:

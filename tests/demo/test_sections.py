@@ -17,11 +17,11 @@ FITTED = {f"{m} ({v})" for m in ("CSA", "CCA", "ASIF", "LinearMap") for v in ("d
 @pytest.mark.slow
 def test_audio_espeak_to_flite_digits_above_chance(tmp_path):
     """Fit on espeak voices, test on flite voices: a small slice of the real experiment."""
-    from csa.datasets import load
     from csa.encoders import get
     from csa_demo.audio_text import METRIC, QUICK_WORDS, Task, sweep
+    from csa_demo.data.audio import load_spoken_words
 
-    data = load("spoken-words", words=QUICK_WORDS, n_espeak=5, n_flite=2, seed=0,
+    data = load_spoken_words(words=QUICK_WORDS, n_espeak=5, n_flite=2, seed=0,
                 cache_dir=tmp_path)  # fmt: skip
     x = get("whisper-tiny.en", window_seconds=3.0).encode(data.a)
     text = get("minilm-l6")
@@ -95,11 +95,10 @@ def test_shapes3d_section_is_opt_in():
 
 def test_shapes3d_rows_on_synthetic_parts(box_library, tmp_path):
     pytest.importorskip("trimesh")
-    from csa.datasets import load
+    from csa_demo.data.shapes3d import load_kicad_shapes
     from csa_demo.shapes3d_text import ZERO_SHOT, run_on
 
-    data = load(
-        "kicad-shapes",
+    data = load_kicad_shapes(
         categories=("Capacitor_SMD", "Connector_Dsub"),
         per_category=None,
         n_points=512,

@@ -20,6 +20,7 @@ from csa.errors import (
     DtypeError,
     EncoderError,
     InputError,
+    MissingExtraError,
     NonFiniteError,
     ShapeError,
 )
@@ -273,7 +274,7 @@ def test_unknown_hub_model_offline_is_a_clear_encoder_error(hub_offline, family)
 
 def test_missing_timm_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "timm", None)  # import timm -> ImportError
-    with pytest.raises(EncoderError, match="pip install timm"):
+    with pytest.raises(MissingExtraError, match="pip install timm"):
         enc.get("timm:resnet18", reuse=False)
 
 

@@ -138,7 +138,8 @@ def test_without_held_out_pairs_there_are_no_probabilities_and_no_threshold(fitt
 
 
 def test_modality_is_read_from_registry_names_with_options():
-    from csa.multimodal import _modality
+    from csa.multimodal import modality_of
 
-    assert _modality(object(), "efficientnet-lite0?image_size=64") == "image"
-    assert _modality(object(), "minilm-l6@128") == "text"
+    assert modality_of("efficientnet-lite0?image_size=64") == "image"
+    assert modality_of("minilm-l6@128") == "text"
+    assert modality_of(object()) is None

@@ -12,8 +12,17 @@ from csa.scoring import (
     iter_score_blocks,
     merge_top_k,
     score_matrix,
-    top_k,
 )
+
+
+def top_k(q, g, k, block_rows=None):
+    """Exact blocked top-k from the module's two primitives (the loop csa.scale.top_k runs)."""
+    ids = np.empty((0, min(k, g.shape[0])), dtype=np.int64)
+    best = np.empty(ids.shape)
+    for _, _, block in iter_score_blocks(q, g, block_rows):
+        got_ids, got = merge_top_k(None, None, block, 0, k)
+        ids, best = np.vstack([ids, got_ids]), np.vstack([best, got])
+    return ids, best
 
 
 def test_blocks_cover_every_query_once_and_equal_the_full_product():
@@ -87,3 +96,17 @@ def test_merge_orders_tied_running_results_by_index():
     )
     np.testing.assert_array_equal(ids, [[3, 7, 10]])
     np.testing.assert_allclose(best, [[1.0, 1.0, 1.0]])
+
+
+def test_no_queries_give_empty_results_not_a_concatenation_error():
+    # before: top_k(model, A[:0], B, 5) -> "need at least one array to concatenate"
+    import csa
+    from csa.scale import top_k as search_top_k
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 4))
+    b = a @ rng.normal(size=(4, 3)) + 0.1 * rng.normal(size=(40, 3))
+    model = csa.CCA(ridge=0.1, sim_dim=2).fit(a, b)
+    scores, ids = search_top_k(model, a[:0], b, 5, backend="numpy")
+    assert scores.shape == ids.shape == (0, 5)
+    assert score_matrix(np.ones((0, 2)), np.ones((4, 2))).shape == (0, 4)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from csa.errors import InputError, ShapeError, SimDimError
+from csa.errors import InputError, ParameterError, ShapeError, SimDimError
 from csa.tasks import (
     IMAGE_TEMPLATES,
     NEWS_TEMPLATES,
@@ -202,7 +202,8 @@ def test_retrieval_passes_sim_dim_only_when_given():
     model.calls.clear()
     res = evaluate_retrieval(model, a, a, sim_dim=2, directions=("a->b",))
     assert set(model.calls) == {2} and list(res.directions) == ["a->b"]
-    with pytest.raises(TypeError):  # a model without sim_dim must not be handed one
+    # a scorer without sim_dim is not handed one: refused by name, not a bare TypeError
+    with pytest.raises(ParameterError, match=r"DotModel\.similarity takes no sim_dim"):
         evaluate_retrieval(DotModel(), a, a, sim_dim=2)
 
 
@@ -512,3 +513,59 @@ def test_zero_shot_news_topics_with_the_real_text_encoder():
     res = zero_shot_classify(CosineScorer(), encoder.encode(headlines), class_emb, labels)
     assert res.top1 >= 0.8, res.predictions
     assert res.top_k[5] == 1.0  # five classes: every class is in the top five
+
+
+def test_templates_with_named_or_extra_fields_and_case_twin_classes_are_refused():
+    # before: '{x}' raised a bare KeyError from str.format; "actions"/"Actions" passed
+    for bad in (["{x} {}"], ["{x}"], ["{} {}"], ["a {"], [3]):
+        with pytest.raises(InputError, match="template"):
+            build_prompts(["cat"], bad)
+    assert build_prompts(["cat"], ["{{literal}} {}"]) == ["{literal} cat"]
+    with pytest.raises(InputError, match="only by case"):
+        build_prompts(["actions", "Actions"], ["{}"])
+    with pytest.raises(InputError, match="repeats"):
+        build_prompts(["cat", "cat"], ["{}"])
+
+
+def _small_fit():
+    import csa
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(60, 6))
+    b = a[:, :4] @ rng.normal(size=(4, 5)) + 0.3 * rng.normal(size=(60, 5))
+    return csa.CCA(ridge=0.1).fit(a, b), a, b
+
+
+def test_fractional_counts_nan_and_string_options_are_refused_not_coerced():
+    # before: ks=(1.5,) reported recall@1, candidates [1.5] scanned s=1, a NaN flip
+    # fraction raised a bare ValueError, seed="3" reached numpy
+    from csa.tasks import tune
+
+    model, a, b = _small_fit()
+    with pytest.raises(ParameterError, match=r"1\.5"):
+        evaluate_retrieval(model, a, b, ks=(1.5,))
+    with pytest.raises(ParameterError, match=r"1\.5"):
+        select_sim_dim(model, a, b, candidates=[1.5])
+    labels = np.arange(60) % 3
+    classes = b[:3]
+    for fraction in (float("nan"), "0.1", 1.5, 0):
+        with pytest.raises(ParameterError, match="flip_fraction"):
+            detect_mislabelled(model, a, labels, classes, flip_fraction=fraction)
+    for seed in ("3", 1.5, -1):
+        with pytest.raises(ParameterError, match="seed"):
+            detect_out_of_context(model, a, b, seed=seed)
+    for grid in ("ridge", 5, [5]):
+        with pytest.raises(InputError, match="grid"):
+            tune(type(model), grid, a, b, a, b)
+
+
+def test_a_foreign_scorer_without_query_options_works_and_refuses_one_by_name():
+    class Dot:  # only similarity(a, b), as a wrapped CLIP would have
+        def similarity(self, a, b):
+            return np.asarray(a) @ np.asarray(b).T
+
+    a = np.eye(4)
+    result = evaluate_retrieval(Dot(), a, a)
+    assert result.directions["a->b"].recall[1] == 1.0
+    with pytest.raises(ParameterError, match=r"Dot\.similarity takes no sim_dim"):
+        evaluate_retrieval(Dot(), a, a, sim_dim=2)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from csa.errors import ModelFileError
+from csa.errors import ModelFileError, ParameterError
 from csa.linalg import unit_rows
 from csa.model import PairedModel
 from csa.validation import check_int, check_positive_number
@@ -30,7 +30,6 @@ class ASIF(PairedModel):
     def __init__(self, k: int = 800, p: float = 8.0) -> None:
         self.k = k
         self.p = p
-        self._check_params()
 
     def _check_params(self) -> None:
         check_int(self.k, "k", minimum=1)
@@ -103,6 +102,10 @@ class ASIF(PairedModel):
         return {"anchors_a": self.anchors_a_, "anchors_b": self.anchors_b_}, {}
 
     def _restore(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+        try:
+            self._check_params()
+        except ParameterError as exc:
+            raise ModelFileError(f"the file records parameters csa refuses: {exc}") from exc
         anchors_a, anchors_b = arrays["anchors_a"], arrays["anchors_b"]
         if anchors_a.ndim != 2 or anchors_b.ndim != 2 or anchors_a.shape[0] != anchors_b.shape[0]:
             raise ModelFileError(

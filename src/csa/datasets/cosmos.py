@@ -29,7 +29,6 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.datasets.layout import check_files, field, first_existing, read_json_records, require_root
-from csa.datasets.registry import register
 from csa.errors import DatasetError
 
 CLASS_NAMES = ("not out-of-context", "out-of-context")
@@ -153,6 +152,3 @@ def load_cosmos(
         info=info,
     )
     return data if n is None else data.subsample(n, seed=seed)
-
-
-register("cosmos", load_cosmos)

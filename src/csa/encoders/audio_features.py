@@ -18,6 +18,7 @@ import numpy as np
 
 from csa.audio_signal import SAMPLE_RATE, resample
 from csa.errors import DtypeError, EncoderError, ShapeError
+from csa.extras import require
 
 N_FFT = 400
 HOP_LENGTH = 160
@@ -131,12 +132,7 @@ def load_audio(item: Any, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     or a path to any file libsndfile reads (wav, flac, ogg).
     """
     if isinstance(item, (str, Path)):
-        try:
-            import soundfile as sf
-        except ImportError as exc:  # pragma: no cover - soundfile is in the audio extra
-            raise EncoderError(
-                "reading audio files needs soundfile: pip install 'csa[audio]'"
-            ) from exc
+        sf = require("soundfile", extra="audio", purpose="reading audio files")
         try:
             data, rate = sf.read(str(item), dtype="float32", always_2d=True)
         except Exception as exc:

@@ -20,8 +20,8 @@ import numpy as np
 
 from csa.errors import EncoderError, InputError
 
-# Progress bars appear on their own only past this many batches: short calls (a
-# query, a handful of prompts) should stay silent.
+# Past this many batches an automatic progress bar (on a terminal) appears at once;
+# shorter runs get one only if they last long enough (see csa.progress).
 AUTO_PROGRESS_MIN_BATCHES = 8
 
 
@@ -30,7 +30,11 @@ class Encoder(Protocol):
     """A frozen unimodal encoder.
 
     ``name`` identifies the model and its settings (it keys the embedding cache, so
-    two encoders that can give different outputs must have different names).
+    two encoders that can give different outputs must have different names). The cache
+    adds the width, the class and a fingerprint of the weights it can see (torch modules,
+    files held by path); an encoder whose output depends on anything else can say so
+    with a ``weights_fingerprint`` string attribute or method
+    (:func:`csa.encoders.store.weights_fingerprint`).
     """
 
     @property
@@ -79,7 +83,10 @@ def check_batch_size(batch_size: int) -> int:
 
 
 def wants_progress(show_progress: bool | None, n_items: int, batch_size: int) -> bool:
-    """Resolve ``show_progress=None`` to 'only when the run is long enough to wait for'."""
+    """Resolve ``show_progress=None`` to 'the run is long enough to wait for'.
+
+    An automatic bar is still drawn only on a terminal (see :class:`csa.progress.ProgressBar`).
+    """
     if show_progress is not None:
         return bool(show_progress)
     n_batches = -(-n_items // batch_size)
@@ -87,17 +94,22 @@ def wants_progress(show_progress: bool | None, n_items: int, batch_size: int) ->
 
 
 def iter_batches(
-    items: Sequence[Any], batch_size: int, *, show_progress: bool, desc: str
+    items: Sequence[Any], batch_size: int, *, show_progress: bool | None, desc: str
 ) -> Iterator[Sequence[Any]]:
-    """Yield consecutive slices of ``items``, advancing a tqdm bar by items, not batches."""
-    from tqdm.auto import tqdm
+    """Yield consecutive slices of ``items``, advancing a progress bar by items, not batches.
+
+    ``show_progress=None`` is automatic: a bar on a terminal only, at once for a long
+    run and after a short delay otherwise (see :mod:`csa.progress`).
+    """
+    from csa.progress import ProgressBar
 
     n = len(items)
-    with tqdm(total=n, desc=desc, unit="item", disable=not show_progress, leave=False) as bar:
+    long = wants_progress(None, n, batch_size)
+    with ProgressBar(n, desc, show=show_progress, long=long) as bar:
         for start in range(0, n, batch_size):
             batch = items[start : start + batch_size]
             yield batch
-            bar.update(len(batch))
+            bar.advance(len(batch))
 
 
 def resolve_progress(show_progress: bool | None, show_progress_bar: bool | None) -> bool | None:
@@ -129,8 +141,9 @@ def finish_output(
 
         out = np.ascontiguousarray(unit_rows(out), dtype=np.float32)
     if convert_to_tensor or not convert_to_numpy:
-        import torch
+        from csa.extras import require
 
+        torch = require("torch", extra="encoders", purpose="convert_to_tensor=True")
         return torch.from_numpy(out)
     return out
 
@@ -205,9 +218,8 @@ class BatchedEncoder(RegistryNamed, abc.ABC):
         n = len(seq)
         out = np.empty((n, self.dim), dtype=np.float32)
         if n:
-            show = wants_progress(show_progress, n, batch_size)
             start = 0
-            for batch in iter_batches(seq, batch_size, show_progress=show, desc=self.name):
+            for batch in iter_batches(seq, batch_size, show_progress=show_progress, desc=self.name):
                 stop = start + len(batch)
                 raw = self._encode_batch(batch)
                 out[start:stop] = check_output(raw, len(batch), self.dim, self.name)

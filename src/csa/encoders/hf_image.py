@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import load_failure, missing_package
+from csa.encoders._hub import load_failure
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
 from csa.errors import EncoderError
+from csa.extras import require
 
 #: ``pool`` values of :class:`HFImageEncoder`: "auto" (the model's own image embedding or
 #: pooled output), "mean" (average of the last hidden state over all tokens: the DINOv2
@@ -76,16 +77,14 @@ class HFImageEncoder(BatchedEncoder):
         local_files_only: bool = False,
         pool: str = "auto",
     ) -> None:
-        import torch
+        torch = require("torch", extra="encoders", purpose="HFImageEncoder")
 
         if pool not in POOLINGS:
             raise EncoderError(f"pool must be one of {', '.join(POOLINGS)}; got {pool!r}")
         self._pool = pool
 
-        try:
-            from transformers import AutoImageProcessor, AutoModel
-        except ImportError as exc:
-            raise missing_package("transformers", "HFImageEncoder", "encoders") from exc
+        transformers = require("transformers", extra="encoders", purpose="HFImageEncoder")
+        AutoImageProcessor, AutoModel = transformers.AutoImageProcessor, transformers.AutoModel
         self._model_id = str(model)
         option = "" if pool == "auto" else f"?pool={pool}"
         self._name = name if name is not None else f"hf-image:{self._model_id}{option}"
@@ -140,13 +139,10 @@ class TimmImageEncoder(BatchedEncoder):
         device: str = "cpu",
         checkpoint: str | Path | None = None,
     ) -> None:
-        import torch
-
-        try:
-            import timm
-            import timm.data
-        except ImportError as exc:
-            raise missing_package("timm", f"the timm image encoder {model!r}") from exc
+        purpose = f"the timm image encoder {model!r}"
+        torch = require("torch", extra="encoders", purpose=purpose)
+        timm = require("timm", extra=None, purpose=purpose)
+        require("timm.data", extra=None, purpose=purpose)
         self._model_id = str(model)
         self._name = name if name is not None else f"timm:{self._model_id}"
         kwargs: dict[str, Any] = {"pretrained": True, "num_classes": 0}

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from csa.errors import DatasetError, DtypeError, ShapeError
+from csa.errors import DatasetError, DtypeError, ParameterError, ShapeError
+from csa.extras import require
 
 # File endings taken as images when a folder is scanned (Pillow reads all of them).
 IMAGE_SUFFIXES: tuple[str, ...] = (
@@ -30,6 +31,30 @@ IMAGE_SUFFIXES: tuple[str, ...] = (
 
 # Standard evaluation crop for ImageNet models: resize to size/0.875, crop size.
 DEFAULT_CROP_FRACTION = 0.875
+#: Bounds of a square input side, in pixels. Below 32 a convolutional backbone has no
+#: spatial extent left; above 1024 (4.6x the 224 such models are trained at) one batch
+#: of activations takes gigabytes, and a model file recording 10**6 would allocate
+#: without bound on the first encode.
+MIN_IMAGE_SIZE = 32
+MAX_IMAGE_SIZE = 1024
+
+
+def check_image_size(value: Any, name: str = "image_size") -> int:
+    """An image side in pixels: an integer (not a string) in MIN..MAX_IMAGE_SIZE."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ParameterError(f"{name} must be an integer number of pixels; got {value!r}")
+    if not MIN_IMAGE_SIZE <= int(value) <= MAX_IMAGE_SIZE:
+        raise ParameterError(f"{name}={value} is outside {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE} pixels")
+    return int(value)
+
+
+def check_crop_fraction(value: Any) -> float:
+    """The share of the resized short side kept by the centre crop, in (0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ParameterError(f"crop_fraction must be a number in (0, 1]; got {value!r}")
+    if not 0.0 < float(value) <= 1.0:
+        raise ParameterError(f"crop_fraction must be in (0, 1]; got {value}")
+    return float(value)
 
 
 def _array_to_pil(arr: np.ndarray) -> Any:
@@ -61,7 +86,8 @@ def _array_to_pil(arr: np.ndarray) -> Any:
 
 def load_image(item: Any) -> Any:
     """Return a PIL RGB image from a PIL image, a path, or a uint8/float array."""
-    from PIL import Image, UnidentifiedImageError
+    Image = require("PIL.Image", extra="encoders", purpose="reading images", package="pillow")
+    UnidentifiedImageError = Image.UnidentifiedImageError
 
     if isinstance(item, Image.Image):
         img = item
@@ -72,7 +98,12 @@ def load_image(item: Any) -> Any:
         try:
             with Image.open(path) as opened:
                 img = opened.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
+        except Image.DecompressionBombError as exc:
+            raise DatasetError(
+                f"image file {path} is too large to decode safely: {exc} Downscale it, or "
+                "raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
+            ) from exc
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise DatasetError(f"cannot read image file {path}: {exc}") from exc
     elif isinstance(item, np.ndarray):
         img = _array_to_pil(item)
@@ -87,8 +118,7 @@ def resize_center_crop(img: Any, size: int, crop_fraction: float = DEFAULT_CROP_
     """Resize the short side to ``size / crop_fraction`` (bicubic), then crop the centre square."""
     from PIL import Image
 
-    if not 0.0 < crop_fraction <= 1.0:
-        raise ValueError(f"crop_fraction must be in (0, 1], got {crop_fraction}")
+    crop_fraction = check_crop_fraction(crop_fraction)
     w, h = img.size
     short = max(size, round(size / crop_fraction))
     scale = short / min(w, h)

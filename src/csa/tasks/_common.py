@@ -1,20 +1,24 @@
 """Plumbing shared by the task modules: array checks, model calls, JSON-ready results.
 
-The tasks must work unchanged with CSA and every baseline, and only CSA and CCA
-accept ``sim_dim``; routing every model call through :func:`call_similarity` and
-:func:`call_score_pairs` keeps that rule in one place.
+Every csa model takes ``sim_dim=None`` in its query methods (ASIF and LinearMap refuse
+a number). The tasks also score with foreign objects that have only ``similarity(a,
+b)`` (a CLIP wrapper, a cosine); routing every model call through
+:func:`call_similarity` and :func:`call_score_pairs` keeps the one rule for them here:
+query options are passed only when given, and one such a scorer does not take is an
+error that names it rather than a bare TypeError.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from csa.errors import DtypeError, InputError, NonFiniteError, ShapeError
+from csa.errors import DtypeError, InputError, NonFiniteError, ParameterError, ShapeError
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:
@@ -109,11 +113,11 @@ QueryOptions = int | None | Mapping[str, Any]
 
 
 def query_kwargs(options: QueryOptions) -> dict[str, Any]:
-    """Keyword arguments for a model's query methods.
+    """Keyword arguments for a scorer's query methods.
 
     ``options`` is a ``sim_dim`` (an int, or None for the model's default) or a mapping
-    of query options such as ``{"sim_dim": 8}``; None values are dropped, so baselines
-    without the option (ASIF, LinearMap) run the same code.
+    of query options such as ``{"sim_dim": 8}``; None values are dropped, so a foreign
+    scorer whose ``similarity(a, b)`` takes no options runs the same code.
     """
     if options is None:
         return {}
@@ -122,15 +126,37 @@ def query_kwargs(options: QueryOptions) -> dict[str, Any]:
     return {"sim_dim": options}
 
 
+def _check_takes(method: Any, kwargs: Mapping[str, Any]) -> None:
+    """Refuse query options the scorer's method cannot take, by name, before calling it."""
+    if not kwargs:
+        return
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [name for name in kwargs if name not in params]
+    if unknown:
+        owner = type(getattr(method, "__self__", method)).__name__
+        raise ParameterError(
+            f"{owner}.{getattr(method, '__name__', 'similarity')} takes no "
+            f"{', '.join(unknown)}; query options are for scorers that accept them (csa models)"
+        )
+
+
 def call_similarity(model: Any, a: Any, b: Any, options: QueryOptions) -> np.ndarray:
     """``model.similarity`` with the query options passed only when given."""
-    return as_scores(model.similarity(a, b, **query_kwargs(options)), "model.similarity output", 2)
+    kwargs = query_kwargs(options)
+    _check_takes(model.similarity, kwargs)
+    return as_scores(model.similarity(a, b, **kwargs), "model.similarity output", 2)
 
 
 def call_score_pairs(model: Any, a: Any, b: Any, options: QueryOptions) -> np.ndarray:
     """``model.score_pairs`` with the query options passed only when given."""
-    out = model.score_pairs(a, b, **query_kwargs(options))
-    return as_scores(out, "model.score_pairs output", 1)
+    kwargs = query_kwargs(options)
+    _check_takes(model.score_pairs, kwargs)
+    return as_scores(model.score_pairs(a, b, **kwargs), "model.score_pairs output", 1)
 
 
 def embeds(model: Any) -> bool:
@@ -166,21 +192,26 @@ def take_rows(x: Any, idx: np.ndarray) -> Any:
     return np.asarray(x)[idx]
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, tuples and dataclasses turned into JSON types.
+
+    Infinite floats become the strings "inf"/"-inf" and NaN becomes None, which
+    ``json.dumps`` would otherwise write as invalid JSON.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _jsonable(getattr(value, f.name))
+            f.name: to_jsonable(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if f.metadata.get("json", True)
         }
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return to_jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return to_jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         # JSON has no inf/NaN; a threshold at +inf means "this score is not used".
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
@@ -195,4 +226,4 @@ class ResultMixin:
     """
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(self)
+        return to_jsonable(self)

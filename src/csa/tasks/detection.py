@@ -29,6 +29,7 @@ from csa.tasks._common import (
 )
 from csa.tasks.groups import all_distinct, mismatch_groups, row_groups
 from csa.tasks.metrics import roc_auc
+from csa.validation import check_fraction, check_seed
 
 
 @dataclass
@@ -105,7 +106,8 @@ def flip_labels(
     if y.min() < 0 or y.max() >= n_classes:
         raise InputError(f"labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
     n = y.shape[0]
-    n_flip = round(float(fraction) * n)
+    fraction = check_fraction(fraction, "flip_fraction", allow_zero=False)
+    n_flip = round(fraction * n)
     if not 0 < n_flip < n:
         raise InputError(
             f"flip_fraction={fraction} flips {n_flip} of {n} samples; "
@@ -150,7 +152,7 @@ def detect_mislabelled(
             "prompt?); a label flipped between them would be counted as a mismatch while "
             "it scores exactly like the true one"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     noisy, flipped = flip_labels(y, n_classes, flip_fraction, rng)
     captions = take_rows(class_embeddings, noisy)
     if inputs_side == "a":
@@ -194,7 +196,7 @@ def detect_out_of_context(
         raise ShapeError(f"a has {n} rows but b has {n_rows(b, 'b')}; they must be paired")
     if groups is None and identical:
         groups = mismatch_groups(a, b)
-    partners = mismatch_partners(n, np.random.default_rng(seed), groups)
+    partners = mismatch_partners(n, np.random.default_rng(check_seed(seed)), groups)
     genuine = call_score_pairs(model, a, b, sim_dim)
     wrong = call_score_pairs(model, a, take_rows(b, partners), sim_dim)
     for s in (genuine, wrong):
@@ -406,7 +408,7 @@ def detect_out_of_context_bilevel(
     if groups is None and identical:
         groups = mismatch_groups(a, b)
     g = None if groups is None else as_labels(groups, "groups", n)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     order = rng.permutation(n)
     n_val = round(float(val_fraction) * n)
     if not 2 <= n_val <= n - 2:

@@ -28,6 +28,7 @@ from csa.tasks._common import (
 )
 from csa.tasks.groups import all_distinct, pair_groups
 from csa.tasks.metrics import DEFAULT_KS, per_query_retrieval
+from csa.validation import check_ks
 
 Direction = Literal["a->b", "b->a"]
 
@@ -159,7 +160,7 @@ def evaluate_retrieval(
     """
     n_a, n_b = n_rows(a, "a"), n_rows(b, "b")
     rel = _Relevance(a, b, relevance, labels_a, labels_b, groups, identical)
-    ks = tuple(int(k) for k in ks)
+    ks = check_ks(ks)
     dirs = tuple(directions)
     if not dirs or any(d not in ("a->b", "b->a") for d in dirs):
         raise InputError(f"directions must be 'a->b' and/or 'b->a', got {dirs!r}")

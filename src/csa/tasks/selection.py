@@ -186,10 +186,16 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] 
                 raise InputError(f"grid entry {key!r} is an empty list")
             values.append(list(v))
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
-    out = [dict(c) for c in grid]
-    if not out:
+    if isinstance(grid, str | bytes) or not isinstance(grid, Sequence):
+        raise InputError(
+            f"a grid is a dict of lists or a list of dicts, got {type(grid).__name__} {grid!r}"
+        )
+    if not grid:
         raise InputError("the grid is an empty list")
-    return out
+    bad = [c for c in grid if not isinstance(c, Mapping)]
+    if bad:
+        raise InputError(f"a list grid holds dicts of parameters; got {bad[0]!r} among them")
+    return [dict(c) for c in grid]
 
 
 def _query_candidates(model: Any, query_grid: Any) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from csa.tasks.selection import (
     n_components,
     task_score,
 )
+from csa.validation import check_ks
 
 
 @dataclass
@@ -82,10 +83,10 @@ def select_sim_dim(
             "fitted model that takes sim_dim at query time (CSA or CCA)"
         )
     cands = (
-        default_candidates(n_dims) if candidates is None else sorted({int(s) for s in candidates})
+        default_candidates(n_dims)
+        if candidates is None
+        else sorted(set(check_ks(candidates, "candidates", minimum=None)))
     )
-    if not cands:
-        raise InputError("candidates is empty")
     bad = [s for s in cands if not 1 <= s <= n_dims]
     if bad:
         raise SimDimError(f"candidates {bad} lie outside 1..{n_dims} (the model's canonical dims)")

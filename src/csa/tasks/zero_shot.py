@@ -10,6 +10,7 @@ can be tested, and reused, on plain arrays.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -30,6 +31,7 @@ from csa.tasks._common import (
     scoring_inputs,
 )
 from csa.tasks.metrics import true_class_ranks
+from csa.validation import check_ks
 
 
 class PromptEncoder(Protocol):
@@ -104,16 +106,61 @@ def templates_for(modality: str | None) -> tuple[str, ...]:
     return TEMPLATES.get(modality.lower(), GENERIC_TEMPLATES)
 
 
+def check_class_names(class_names: Sequence[Any]) -> tuple[str, ...]:
+    """Class names as strings, refusing repeats and names that differ only by case.
+
+    "actions" and "Actions" are one class to a reader and two to a classifier, which
+    then splits that class's inputs between two nearly identical prompts; a name given
+    twice makes two identical class embeddings. Both are mistakes in a class list.
+    """
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence | np.ndarray):
+        raise InputError(f"class_names must be a list of names, got {class_names!r}")
+    names = tuple(str(n) for n in class_names)
+    if not names:
+        raise InputError("class_names is empty")
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.casefold()
+        if key in seen:
+            how = "repeats" if seen[key] == name else f"differs only by case from {seen[key]!r}"
+            raise InputError(f"class name {name!r} {how}; every class needs its own name")
+        seen[key] = name
+    return names
+
+
+def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
+    """Prompt templates, each with exactly one empty ``{}`` field for the class name.
+
+    A named field (``'{x}'``) or a stray brace would fail inside ``str.format`` with a
+    bare KeyError or IndexError; a template with no field gives the same prompt for
+    every class.
+    """
+    if isinstance(templates, str) or not isinstance(templates, Sequence):
+        raise InputError(f"templates must be a list of strings with '{{}}', got {templates!r}")
+    chosen = tuple(templates)
+    if not chosen:
+        raise InputError("templates is empty")
+    for template in chosen:
+        if not isinstance(template, str):
+            raise InputError(f"templates must be strings; got {template!r}")
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        except ValueError as exc:
+            raise InputError(f"template {template!r} is not a valid format string: {exc}") from None
+        if fields != [""]:
+            raise InputError(
+                f"template {template!r} must hold exactly one '{{}}' placeholder for the "
+                f"class name (literal braces are written '{{{{' and '}}}}'); it holds "
+                f"{len(fields)} field(s) {fields}"
+            )
+    return chosen
+
+
 def build_prompts(class_names: Sequence[str], templates: Sequence[str]) -> list[str]:
     """All prompts, class-major: the prompts of class c are rows c*T .. c*T + T - 1."""
-    if len(class_names) == 0:
-        raise InputError("class_names is empty")
-    if len(templates) == 0:
-        raise InputError("templates is empty")
-    bad = [t for t in templates if "{}" not in t]
-    if bad:
-        raise InputError(f"every template needs a '{{}}' placeholder for the class name: {bad}")
-    return [t.format(name) for name in class_names for t in templates]
+    names = check_class_names(class_names)
+    chosen = check_templates(templates)
+    return [t.format(name) for name in names for t in chosen]
 
 
 def ensemble_prompt_embeddings(
@@ -237,9 +284,9 @@ def zero_shot_classify(
         block_size=block_size,
     )
     y = as_labels(labels, "labels", scores.shape[0])
-    ks = tuple(int(k) for k in top_k)
-    if not ks or 1 not in ks or any(k < 1 for k in ks):
-        raise InputError(f"top_k must be positive and include 1, got {tuple(top_k)!r}")
+    ks = check_ks(top_k, "top_k")
+    if 1 not in ks:
+        raise InputError(f"top_k must include 1, got {ks!r}")
     ranks = true_class_ranks(scores, y)
     return ZeroShotResult(
         top_k={k: float(np.mean(ranks <= k)) for k in ks},
@@ -260,6 +307,8 @@ __all__ = [
     "ZeroShotResult",
     "build_class_embeddings",
     "build_prompts",
+    "check_class_names",
+    "check_templates",
     "ensemble_prompt_embeddings",
     "predict",
     "templates_for",

@@ -61,10 +61,9 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.datasets.splits import select_split
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset, select_split
+from csa.extras import require
 
 SVG_PACKAGE = "openclipart-svg"
 PNG_PACKAGE = "openclipart-png"
@@ -269,9 +268,9 @@ def read_drawings(svg_root: Path) -> list[Drawing]:
 
 def flatten_on_white(source: Path, target: Path, size: int) -> None:
     """A ``size`` x ``size`` RGB PNG of ``source``: alpha composited on white, padded square."""
-    from PIL import Image
-
     from csa.files import atomic_write
+
+    Image = require("PIL.Image", extra="data", purpose="Open Clip Art", package="pillow")
 
     try:
         with Image.open(source) as img:
@@ -307,8 +306,7 @@ def _thumbnail(png_root: Path, folder: Path, rel_svg: str, size: int) -> str | N
             f"no PNG render {source} for the drawing {rel_svg}; install the Debian "
             f"package {PNG_PACKAGE} (renders of every SVG of {SVG_PACKAGE})"
         )
-    from PIL import Image
-
+    Image = require("PIL.Image", extra="data", purpose="Open Clip Art", package="pillow")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -415,6 +413,3 @@ def load_openclipart(
     )
     data = select_split(data, split, test_fraction, split_seed)
     return data if n is None else data.subsample(n, seed=seed)
-
-
-register("openclipart", load_openclipart)

@@ -26,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from csa import DatasetError
 from csa.audio_signal import SAMPLE_RATE
-from csa.datasets.audio_gm import GM_PROGRAMS, gm_family
-from csa.datasets.audio_synth import (
+from csa.datasets import PairedDataset
+from csa.files import atomic_write, cache_root, content_fingerprint
+from csa_demo.data.audio_gm import GM_PROGRAMS, gm_family
+from csa_demo.data.audio_synth import (
     EspeakVoice,
     FliteVoice,
     Note,
@@ -36,10 +39,6 @@ from csa.datasets.audio_synth import (
     flite_say,
     render_notes,
 )
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.errors import DatasetError
-from csa.files import atomic_write, cache_root, content_fingerprint
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WORDS = (
@@ -300,7 +299,7 @@ def load_gm_instruments(
     Labels are the 16 GM families; ``info["meta"]`` holds ``program``, ``name``, ``pitch``,
     ``velocity`` for splits that hold out whole instruments.
     """
-    from csa.datasets.audio_gm import GM_FAMILIES
+    from csa_demo.data.audio_gm import GM_FAMILIES
 
     clips = gm_notes(pitches=pitches, velocities=velocities, seed=seed, cache_dir=cache_dir)
     return PairedDataset(
@@ -313,9 +312,6 @@ def load_gm_instruments(
         info={"meta": clips.meta, "sample_rate": clips.sample_rate},
     )
 
-
-register("spoken-words", load_spoken_words, overwrite=True)
-register("gm-instruments", load_gm_instruments, overwrite=True)
 
 __all__ = [
     "DIGITS",

@@ -7,9 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from csa.datasets import load
-from csa.datasets.openclipart import DEFAULT_ROOT, clean_title, name_from_file, parse_metadata
 from csa.errors import DatasetError
+from csa_demo.data.openclipart import (
+    DEFAULT_ROOT,
+    clean_title,
+    load_openclipart,
+    name_from_file,
+    parse_metadata,
+)
 from paper_fixtures import make_openclipart
 
 
@@ -20,7 +25,7 @@ def clipart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_captions_are_filtered_as_documented(clipart: Path) -> None:
-    data = load("openclipart", root=clipart)
+    data = load_openclipart(root=clipart)
     captions = dict(zip([data.info["svg_of"][p] for p in data.a], data.b, strict=True))
     assert (
         captions["animals/cat_jane_doe_01.svg"] == "Sleeping cat. A grey cat asleep on a cushion."
@@ -39,36 +44,36 @@ def test_captions_are_filtered_as_documented(clipart: Path) -> None:
 
 
 def test_labels_groups_and_splits(clipart: Path) -> None:
-    data = load("openclipart", root=clipart)
+    data = load_openclipart(root=clipart)
     assert data.class_names == ("animals", "food", "shapes")
     assert np.bincount(data.labels).tolist() == [2, 2, 5]
     star_groups = {int(g) for g, c in zip(data.groups, data.b, strict=True) if c == "gramastar"}
     assert len(star_groups) == 1 and len(set(data.groups.tolist())) == 5
-    train = load("openclipart", root=clipart, split="train", test_fraction=0.4)
-    test = load("openclipart", root=clipart, split="test", test_fraction=0.4)
+    train = load_openclipart(root=clipart, split="train", test_fraction=0.4)
+    test = load_openclipart(root=clipart, split="test", test_fraction=0.4)
     assert not set(train.b) & set(test.b) and len(train) + len(test) == len(data)
-    everything = load("openclipart", root=clipart, exclude_categories=())
+    everything = load_openclipart(root=clipart, exclude_categories=())
     assert "some thing" in [c.lower() for c in everything.b]
 
 
 def test_thumbnails_are_square_rgb_on_white_and_cached(clipart: Path) -> None:
     from PIL import Image
 
-    data = load("openclipart", root=clipart, image_size=32)
+    data = load_openclipart(root=clipart, image_size=32)
     with Image.open(data.a[0]) as img:
         assert img.mode == "RGB" and img.size == (32, 32)
         pixels = np.asarray(img)
     assert (pixels[0, 0] == 255).all()  # transparent background became white, not black
     assert (np.abs(pixels.astype(int) - (200, 30, 30)).sum(axis=2) < 60).any()  # the drawing
     stamp = Path(data.a[0]).stat().st_mtime_ns
-    again = load("openclipart", root=clipart, image_size=32)
+    again = load_openclipart(root=clipart, image_size=32)
     assert again.a == data.a and again.b == data.b
     assert Path(again.a[0]).stat().st_mtime_ns == stamp  # warm: not rewritten
 
 
 def test_missing_packages_are_named(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"openclipart-svg.*openclipart-png"):
-        load("openclipart", root=tmp_path)
+        load_openclipart(root=tmp_path)
 
 
 def test_cleaning_rules() -> None:
@@ -92,6 +97,6 @@ def test_cleaning_rules() -> None:
 @pytest.mark.skipif(not (DEFAULT_ROOT / "png").is_dir(), reason="openclipart-png not installed")
 def test_real_package_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSA_CACHE_DIR", str(Path.home() / ".cache" / "csa"))
-    data = load("openclipart", n=50, seed=0)
+    data = load_openclipart(n=50, seed=0)
     assert len(data) == 50 and data.n_classes == 21
     assert all(Path(p).is_file() for p in data.a)

@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset
+from csa.extras import require
 
 SPLITS = ("all", "train", "test")
 
@@ -108,13 +108,8 @@ PROBLEMS: dict[str, _Problem] = {p.name: p for p in (PLAID, BASIC_MOTIONS, ITALY
 
 
 def _sktime_loader(problem: _Problem) -> Callable[..., tuple]:
-    try:
-        import sktime.datasets as skd
-    except ImportError as exc:
-        raise DatasetError(
-            f"the {problem.name} data set ships inside the Python package 'sktime', which is "
-            "not installed; pip install 'csa[timeseries]'"
-        ) from exc
+    purpose = f"the {problem.name} data set (it ships inside sktime)"
+    skd = require("sktime.datasets", extra="timeseries", purpose=purpose)
     return getattr(skd, problem.sktime_loader)
 
 
@@ -206,8 +201,3 @@ def load_italy_power_demand(
 ) -> PairedDataset:
     """ItalyPowerDemand daily load curves (1096, 2 seasons) paired with season descriptions."""
     return load_timeseries_text("italy-power-demand", split, n, seed)
-
-
-register("plaid", load_plaid)
-register("basic-motions", load_basic_motions)
-register("italy-power-demand", load_italy_power_demand)

@@ -2,7 +2,7 @@
 
 Debian's ``kicad-packages3d`` holds KiCad's library of part models (one ``.wrl`` mesh
 and one ``.step`` per part) in folders named by category, e.g.
-``Capacitor_SMD.3dshapes``. Each mesh read here (:mod:`csa.datasets.vrml`) becomes a
+``Capacitor_SMD.3dshapes``. Each mesh read here (:mod:`csa_demo.data.vrml`) becomes a
 point cloud sampled uniformly over its surface with trimesh, in millimetres (KiCad's
 VRML unit is 0.1 inch), with a fixed seed, and is paired with one sentence describing
 its folder's kind of part. As with the time-series data, the text describes the class
@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from csa.datasets.base import PairedDataset
-from csa.datasets.registry import register
-from csa.datasets.vrml import VrmlError, read_vrml
-from csa.errors import DatasetError
+from csa import DatasetError
+from csa.datasets import PairedDataset
+from csa.extras import require
 from csa.files import atomic_write, cache_root
+from csa_demo.data.vrml import VrmlError, read_vrml
 
 DEBIAN_PACKAGE = "kicad-packages3d"
 DEFAULT_ROOT = Path("/usr/share/kicad/3dmodels")
@@ -104,13 +104,7 @@ def available_categories(root: str | os.PathLike[str] | None = None) -> dict[str
 
 
 def _trimesh() -> Any:
-    try:
-        import trimesh
-    except ImportError as exc:
-        raise DatasetError(
-            "sampling 3D models needs the Python package 'trimesh'; pip install 'csa[shapes3d]'"
-        ) from exc
-    return trimesh
+    return require("trimesh", extra="shapes3d", purpose="sampling 3D models")
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n_points: int, seed: int) -> np.ndarray:
@@ -262,6 +256,3 @@ def load_kicad_shapes(
             "n_duplicate_groups": int(len(clouds) - np.unique(groups).size),
         },
     )
-
-
-register("kicad-shapes", load_kicad_shapes)

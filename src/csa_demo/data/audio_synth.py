@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from csa import DatasetError
 from csa.audio_signal import SAMPLE_RATE, resample
-from csa.errors import DatasetError
+from csa.extras import require
 
 SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
@@ -36,8 +37,7 @@ def _tool(name: str, package: str) -> str:
 
 
 def _read_wav(path: Path) -> np.ndarray:
-    import soundfile as sf
-
+    sf = require("soundfile", extra="audio", purpose="reading synthesised speech")
     data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     return resample(data.mean(axis=1), rate, SAMPLE_RATE)
 
@@ -140,8 +140,7 @@ def write_midi(path: Path, notes: Sequence[Note], hold_s: float, gap_s: float) -
 
     Channel 0, not 9: channel 9 is GM's drum kit and would ignore the program change.
     """
-    import mido
-
+    mido = require("mido", extra="demo", purpose="writing the GM notes' MIDI file")
     ticks_per_beat = 480
     tempo = 500_000  # microseconds per beat: 960 ticks per second
     tps = ticks_per_beat * 1_000_000 / tempo

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from csa.errors import DatasetError
+from csa import DatasetError
 
 # Nodes that move, pick or pull in geometry: ignoring them would misplace or add parts.
 _UNSUPPORTED = re.compile(r"\b(Transform|Inline|Billboard|LOD|Switch)\b")

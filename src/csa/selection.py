@@ -1,0 +1,508 @@
+"""Every rule that chooses a hyperparameter: the ridges, ``sim_dim`` and the weights.
+
+A fit reads its choices from here and solves with :mod:`csa.solver`; nothing else in
+the library picks a number. The rules, in the order a fit meets them:
+
+- a number given by the user is used as it is;
+- ``"oas"`` takes the Oracle Approximating Shrinkage ridge of a side's covariance;
+- ``"auto"`` chooses on held-out folds of the moments themselves
+  (:func:`select_on_folds`): solve on K-1 folds, score every canonical dimension on the
+  remaining one, for each candidate ridge. One eigendecomposition per side per fold
+  whitens for every candidate, so the search costs a few small SVDs, not a refit per
+  candidate. Where the folds cannot support a choice (too few rows, no folds), OAS and
+  every dimension are used, with a warning;
+- the linear map's ridge is chosen on the same folds by the same criterion
+  (:func:`select_linear_map_ridge`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from csa.errors import RankDeficientError, SimDimError, TooFewPairsError, WeakFitWarning, warn
+from csa.linalg import matmul
+from csa.moments import FoldMoments, PairMoments
+from csa.progress import ProgressBar
+from csa.solver import RHO_RTOL, pivoted_cholesky, range_spectrum, singular_pairs
+
+#: The words a ridge parameter takes besides numbers.
+RIDGE_WORDS = ("auto", "oas")
+# "auto" never goes below this relative ridge: a floor for round-off, not a prior.
+_MIN_AUTO_RIDGE = 1e-6
+# ...nor above this: past it the whitening is essentially the identity.
+_MAX_AUTO_RIDGE = 1e3
+
+
+def oas_relative_ridge(cov: np.ndarray, n: int) -> float:
+    """Ridge, relative to the mean variance, implied by Oracle Approximating Shrinkage.
+
+    OAS (Chen, Wiesel, Eldar and Hero, 2010) picks the shrinkage of a sample
+    covariance toward a scaled identity from ``n``, ``d``, ``tr(C)`` and ``tr(C^2)``
+    alone, which is exactly what streamed moments provide. Shrinking by ``s`` towards
+    ``mu I`` is ``(1 - s)`` times adding a ridge of ``s / (1 - s)`` times ``mu``, and the
+    factor does not move the canonical directions.
+    """
+    d = cov.shape[0]
+    mu = float(np.trace(cov)) / d
+    if not mu > 0:
+        return _MAX_AUTO_RIDGE
+    # On the covariance divided by its mean variance, so that squaring neither overflows
+    # (features of 1e80) nor underflows (features of 1e-100): the rule is scale-free.
+    unit = cov / mu
+    mean_sq = float(np.sum(unit * unit)) / d**2
+    num = mean_sq + 1.0
+    den = (n + 1.0) * (mean_sq - 1.0 / d)
+    shrinkage = 1.0 if den <= 0 else min(num / den, 1.0)
+    if shrinkage >= 1.0:
+        return _MAX_AUTO_RIDGE
+    return float(np.clip(shrinkage / (1.0 - shrinkage), _MIN_AUTO_RIDGE, _MAX_AUTO_RIDGE))
+
+
+def oas_ridges(moments: PairMoments) -> tuple[float, float]:
+    """Both sides' relative ridges by Oracle Approximating Shrinkage (``ridge="oas"``)."""
+    cov_aa, cov_bb, _ = moments.covariances()
+    return oas_relative_ridge(cov_aa, moments.n), oas_relative_ridge(cov_bb, moments.n)
+
+
+def resolve_ridges(spec: Any, moments: FoldMoments) -> tuple[tuple[Any, Any], tuple[float, float]]:
+    """Split a ridge parameter into per-side specs and the numbers used without a search.
+
+    Numbers stay numbers; "oas" sides, and "auto" sides for when no held-out search can
+    run, take the OAS ridge of all rows (computed once, O(d^2)).
+    """
+    spec_a, spec_b = spec if isinstance(spec, tuple | list) else (spec, spec)
+    words = {s for s in (spec_a, spec_b) if isinstance(s, str)}
+    oas = oas_ridges(moments.total) if words else (0.0, 0.0)
+    fixed = tuple(
+        oas[i] if isinstance(s, str) else float(s) for i, s in enumerate((spec_a, spec_b))
+    )
+    return (spec_a, spec_b), (fixed[0], fixed[1])
+
+
+#: Relative ridges tried for both sides together, a decade apart; the best is then
+#: refined between its neighbours and, one side at a time, a decade either way.
+RIDGE_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+# The fewest held-out rows in every fold for a held-out choice: with fewer, the choice is
+# noise (Fashion-MNIST zero-shot at 10 pairs fell from 0.53 with OAS to 0.25 +- 0.19 with
+# folds of 2-3 rows), so the fit falls back to OAS and every dimension, with a warning.
+MIN_ROWS_PER_FOLD = 10
+
+
+@dataclass
+class FoldSelection:
+    """What :func:`select_on_folds` chose, and the evidence: one row per candidate.
+
+    ``curves[(ridge_a, ridge_b)]`` is the mean over folds of the held-out separation
+    ``J(s)`` for every ``s`` (index ``s - 1``); ``per_fold`` the same per fold;
+    ``heldout_correlations`` the mean over folds of each dimension's held-out
+    correlation at the chosen ridges.
+    """
+
+    ridge_a: float
+    ridge_b: float
+    sim_dim: int
+    score: float
+    curves: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+    per_fold: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
+    heldout_correlations: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def results(self) -> dict[str, Any]:
+        """scikit-learn's ``cv_results_`` shape: one entry per candidate, in search order."""
+        candidates = list(self.curves)
+        best = [float(np.max(self.curves[c])) for c in candidates]
+        return {
+            "ridge_a": [c[0] for c in candidates],
+            "ridge_b": [c[1] for c in candidates],
+            "best_sim_dim": [int(np.argmax(self.curves[c])) + 1 for c in candidates],
+            "mean_score": best,
+            "fold_scores": [
+                self.per_fold[c][:, int(np.argmax(self.curves[c]))].tolist() for c in candidates
+            ],
+            "chosen": {"ridge_a": self.ridge_a, "ridge_b": self.ridge_b, "sim_dim": self.sim_dim},
+            "criterion": "held-out separation J(s), see csa.selection.separation_curve",
+        }
+
+
+def _unit_scale(train: PairMoments, held: PairMoments) -> tuple[tuple, tuple]:
+    """Training covariances and held-out second moments with each side's mean variance 1.
+
+    Relative ridges then add plain multiples of I, and no product of the search
+    overflows or underflows, however the features are scaled.
+    """
+    cov_aa, cov_bb, cov_ab = train.covariances()
+    mu_a = float(np.trace(cov_aa)) / train.dim_a
+    mu_b = float(np.trace(cov_bb)) / train.dim_b
+    if not (mu_a > 0 and mu_b > 0):
+        raise RankDeficientError("a side is constant on the training folds: nothing to select")
+    s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
+    cross = np.sqrt(mu_a) * np.sqrt(mu_b)
+    return (cov_aa / mu_a, cov_bb / mu_b, cov_ab / cross), (s_aa / mu_a, s_bb / mu_b, s_ab / cross)
+
+
+class _HeldOutFold:
+    """One fold's training spectra and held-out second moments, rotated once.
+
+    Whitening for any ridge pair is then a diagonal rescale of the rotated
+    cross-covariance. The held-out second moments of both sides together,
+    ``[[S_aa, S_ab], [S_ba, S_bb]]``, have rank at most the held-out rows, so they are
+    kept as a factor ``G G'`` (pivoted Cholesky, stopped at that rank) in rotated
+    coordinates: the held-out (co)variances of every canonical direction are then row
+    sums over ``r`` columns, where ``r`` is the smaller of the held-out rows and the
+    features, instead of quadratic forms in the full dimension (1280 + 384 features of
+    400 held-out rows: a fifth of the products).
+    """
+
+    def __init__(self, train: PairMoments, held: PairMoments) -> None:
+        (cov_aa, cov_bb, cov_ab), held_moments = _unit_scale(train, held)
+        self.eig_a, vec_a, self.singular_a = range_spectrum(cov_aa, train.n - 1)
+        self.eig_b, vec_b, self.singular_b = range_spectrum(cov_bb, train.n - 1)
+        self.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
+        factor_a, factor_b = _joint_factor(*held_moments, rank_bound=held.n)
+        self.held_a = matmul(vec_a, factor_a, trans_x=True)  # (r_a, r): V_a' G_a
+        self.held_b = matmul(vec_b, factor_b, trans_x=True)  # (r_b, r): V_b' G_b
+        self.cap = min(self.eig_a.shape[0], self.eig_b.shape[0], train.n - 1)
+
+    def evaluate(self, ridge_a: float, ridge_b: float) -> tuple[np.ndarray, ...] | None:
+        """In-sample and held-out correlations (and spreads) of each canonical dimension at
+        these ridges; None where a ridge of 0 meets a singular side (no solution)."""
+        tiny = np.finfo(float).tiny
+        if (ridge_a == 0 and self.singular_a) or (ridge_b == 0 and self.singular_b):
+            return None
+        scale_a = 1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a, tiny))
+        scale_b = 1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b, tiny))
+        left, rho, right = singular_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
+        k = min(self.cap, rho.shape[0])
+        k = int(np.sum(rho[:k] > RHO_RTOL * max(float(rho[0]), tiny)))
+        # Each direction's held-out coordinates, one column per factor column.
+        coords_a = matmul(scale_a[:, None] * left[:, :k], self.held_a, trans_x=True)
+        coords_b = matmul(scale_b[:, None] * right[:, :k], self.held_b, trans_x=True)
+        c_ab = np.sum(coords_a * coords_b, axis=1)
+        c_aa = np.sum(coords_a * coords_a, axis=1)
+        c_bb = np.sum(coords_b * coords_b, axis=1)
+        spread = np.sqrt(c_aa * c_bb)
+        # A direction with no held-out variance (a side's null space seen through float32
+        # round-off) has no correlation to speak of; elsewhere |c_ab| <= spread, since the
+        # factor makes the held-out second moments positive semi-definite.
+        live = spread > 1e-12 * max(float(spread.max(initial=0.0)), tiny)
+        heldout = np.where(live, np.clip(c_ab / np.where(live, spread, 1.0), -1.0, 1.0), 0.0)
+        return rho[:k], heldout, np.where(live, spread, 0.0)
+
+
+def _joint_factor(
+    s_aa: np.ndarray, s_bb: np.ndarray, s_ab: np.ndarray, rank_bound: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(G_a, G_b)`` with ``[[S_aa, S_ab], [S_ba, S_bb]] = [G_a; G_b] [G_a; G_b]'``.
+
+    The joint matrix is the average of ``n_h`` outer products, so its rank is at most
+    ``rank_bound = n_h``; pivoted Cholesky stops there (beyond, with float32 products,
+    only round-off remains) at O(d r^2). Exact where the rank bound holds; a zero
+    matrix gives empty factors.
+    """
+    d_a = s_aa.shape[0]
+    joint = np.block([[s_aa, s_ab], [s_ab.T, s_bb]])
+    lower, pivots, rank = pivoted_cholesky(joint)
+    r = min(rank, rank_bound)
+    factor = np.zeros((joint.shape[0], r))
+    if r:
+        factor[pivots - 1] = np.tril(lower[:, :r])
+    return factor[:d_a], factor[d_a:]
+
+
+def separation_curve(weights: np.ndarray, heldout: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``J(s)`` for every s: how far genuine pairs' scores stand from random pairs'.
+
+    A score ``sum_i w_i za_i zb_i`` has mean ``sum_i w_i c_ab_i`` over genuine held-out
+    pairs and, over random pairs, mean 0 and standard deviation
+    ``sqrt(sum_i w_i^2 c_aa_i c_bb_i)`` (dimensions uncorrelated); their ratio is the
+    z-score of a genuine pair among random ones, which is what retrieval, zero-shot
+    and mismatch detection all depend on. Dimensions whose held-out correlation is
+    too small for their weight lower it, which is what stops ``s``.
+    """
+    weighted = weights * spread
+    return np.cumsum(weighted * heldout) / np.sqrt(np.maximum(np.cumsum(weighted**2), 1e-300))
+
+
+def _padded(curve: np.ndarray, length: int) -> np.ndarray:
+    """A curve defined up to its fold's dimension count, held flat beyond it."""
+    out = np.empty(length)
+    out[: curve.shape[0]] = curve[:length]
+    out[curve.shape[0] :] = curve[-1] if curve.shape[0] else -np.inf
+    return out
+
+
+def _usable_folds(folds: FoldMoments) -> list[int]:
+    """Every fold, if each holds enough rows to score on; else the selection is refused."""
+    counts = [fold.n for fold in folds.folds]
+    if folds.n_folds < 2 or min(counts) < MIN_ROWS_PER_FOLD:
+        raise RankDeficientError(
+            f"held-out selection needs at least {MIN_ROWS_PER_FOLD} pairs in each of "
+            f"{folds.n_folds} folds; they hold {counts} pairs"
+        )
+    return list(range(folds.n_folds))
+
+
+def select_on_folds(
+    folds: FoldMoments,
+    *,
+    equal_weights: bool,
+    tune_a: bool = True,
+    tune_b: bool = True,
+    fixed: tuple[float, float] = (0.0, 0.0),
+    grid: Sequence[float] = RIDGE_GRID,
+) -> FoldSelection:
+    """Choose the relative ridges (where ``tune_a``/``tune_b``; else ``fixed``) and ``sim_dim``.
+
+    For each candidate, every fold in turn is held out: the CCA is solved on the other
+    folds and each canonical dimension is scored on the held-out fold's moments alone
+    (about the training means, since that is how new rows are centred). The criterion
+    is the held-out separation :func:`separation_curve` with CSA's weights (the
+    in-sample correlations) or, for CCA, equal weights, averaged over folds. Search:
+    both ridges together over ``grid``, then between the best and its neighbours, then
+    each side alone a decade either way; a candidate must beat the best by a margin
+    to be kept, so ties go to the simpler, earlier choice.
+    """
+    usable = _usable_folds(folds)
+    # A wait a person sees (seconds at a few thousand pairs of wide embeddings): one unit
+    # per fold rotated and per fold solved at a candidate, drawn only past a second.
+    n_candidates = len(grid) + 2 + 2 * (int(tune_a) + int(tune_b))
+    with ProgressBar(len(usable) * (1 + n_candidates), "choosing ridges", unit="solve") as bar:
+        return _search_folds(folds, usable, bar, equal_weights, tune_a, tune_b, fixed, grid)
+
+
+def _search_folds(
+    folds: FoldMoments,
+    usable: list[int],
+    bar: ProgressBar,
+    equal_weights: bool,
+    tune_a: bool,
+    tune_b: bool,
+    fixed: tuple[float, float],
+    grid: Sequence[float],
+) -> FoldSelection:
+    """The search :func:`select_on_folds` describes, counting its solves on ``bar``."""
+    held = []
+    for k in usable:
+        held.append(_HeldOutFold(folds.training(k), folds.folds[k]))
+        bar.advance()
+    length = max(fold.cap for fold in held)
+    curves: dict[tuple[float, float], np.ndarray] = {}
+    per_fold: dict[tuple[float, float], np.ndarray] = {}
+    heldout_by_key: dict[tuple[float, float], list[np.ndarray]] = {}
+
+    def score(ridge_a: float, ridge_b: float) -> float:
+        key = (float(ridge_a), float(ridge_b))
+        if key not in curves:
+            rows = []
+            heldout_by_key[key] = []
+            for fold in held:
+                evaluated = fold.evaluate(*key)
+                bar.advance()
+                heldout_by_key[key].append(np.zeros(0) if evaluated is None else evaluated[1])
+                if evaluated is None:
+                    rows.append(np.full(length, -np.inf))
+                    continue
+                rho, heldout, spread = evaluated
+                weights = np.ones_like(rho) if equal_weights else rho
+                rows.append(_padded(separation_curve(weights, heldout, spread), length))
+            per_fold[key] = np.vstack(rows)
+            curves[key] = per_fold[key].mean(axis=0)
+        return float(np.max(curves[key]))
+
+    def better(candidate: tuple[float, float], best: tuple[float, float]) -> bool:
+        new, old = score(*candidate), score(*best)
+        return new > old + 1e-6 * abs(old)
+
+    def pair(value_a: float, value_b: float) -> tuple[float, float]:
+        return (value_a if tune_a else fixed[0], value_b if tune_b else fixed[1])
+
+    best = pair(grid[0], grid[0])
+    for value in grid[1:]:
+        candidate = pair(value, value)
+        if better(candidate, best):
+            best = candidate
+    for factor in (10**-0.5, 10**0.5):
+        candidate = pair(best[0] * factor, best[1] * factor)
+        if better(candidate, best):
+            best = candidate
+    for side in ("a", "b"):
+        if not (tune_a if side == "a" else tune_b):
+            continue
+        for factor in (0.1, 10.0):
+            candidate = (best[0] * factor, best[1]) if side == "a" else (best[0], best[1] * factor)
+            if better(candidate, best):
+                best = candidate
+    curve = curves[best]
+    if not np.isfinite(curve).any():
+        raise RankDeficientError(
+            "no candidate ridge gives a solution: a side is singular and its ridge is fixed at 0"
+        )
+    sim_dim = int(np.argmax(curve)) + 1
+    mean_heldout = np.vstack([_padded(h, length) for h in heldout_by_key[best]]).mean(axis=0)
+    return FoldSelection(
+        ridge_a=best[0],
+        ridge_b=best[1],
+        sim_dim=sim_dim,
+        score=float(curve[sim_dim - 1]),
+        curves=curves,
+        per_fold=per_fold,
+        heldout_correlations=mean_heldout,
+    )
+
+
+#: Relative ridges tried for the linear map, half a decade apart (each costs O(d^2)).
+LINEAR_MAP_GRID: tuple[float, ...] = tuple(float(r) for r in np.geomspace(1e-3, 1e3, 13))
+
+
+def select_linear_map_ridge(
+    folds: FoldMoments, grid: Sequence[float] = LINEAR_MAP_GRID
+) -> tuple[float, dict[str, Any]]:
+    """The linear map's relative ridge with the best held-out separation, and the search.
+
+    The same criterion as :func:`separation_curve`, for the score ``<a W, b>``: its
+    mean over genuine held-out pairs, ``tr(W' S_ab)``, over its standard deviation over
+    random pairs, ``sqrt(tr(W' S_aa W S_bb))``, both about the training means. With
+    ``C_aa = V diag(l) V'`` and ``W = V D V' C_ab``, each ridge costs O(d^2). ``V`` spans
+    the range of ``C_aa`` only (:func:`range_spectrum`): ``C_ab`` has no component in
+    its null space, so neither has ``W``, and with fewer pairs than features every
+    product shrinks to the rank.
+    """
+    usable = _usable_folds(folds)
+    prepared = []
+    for k in usable:
+        train = folds.training(k)
+        (cov_aa, _, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, folds.folds[k])
+        eig, vec, _ = range_spectrum(cov_aa, train.n - 1)
+        rotated_cross = matmul(vec, cov_ab, trans_x=True)  # V' C_ab
+        signal = np.sum(rotated_cross * matmul(vec, s_ab, trans_x=True), axis=1)
+        spread_b = matmul(rotated_cross, matmul(s_bb, rotated_cross, trans_y=True))
+        rotated_aa = matmul(vec, matmul(s_aa, vec), trans_x=True)
+        prepared.append((np.maximum(eig, 0.0), signal, spread_b * rotated_aa.T))
+    scores = []
+    for ridge in grid:
+        per_fold = []
+        for eig, signal, spread in prepared:
+            inverse = 1.0 / np.maximum(eig + ridge, np.finfo(float).tiny)
+            numerator = float(inverse @ signal)
+            denominator = float(inverse @ spread @ inverse)
+            per_fold.append(numerator / np.sqrt(max(denominator, 1e-300)))
+        scores.append(per_fold)
+    means = [float(np.mean(s)) for s in scores]
+    best = 0
+    for i in range(1, len(grid)):
+        if means[i] > means[best] + 1e-6 * abs(means[best]):
+            best = i
+    results = {
+        "ridge": [float(r) for r in grid],
+        "mean_score": means,
+        "fold_scores": scores,
+        "chosen": {"ridge": float(grid[best])},
+        "criterion": "held-out separation, see csa.selection.select_linear_map_ridge",
+    }
+    return float(grid[best]), results
+
+
+# ---- the choices a fit asks for ---------------------------------------------------------
+@dataclass(frozen=True)
+class CCAChoice:
+    """The ridges a CSA or CCA fit solves with, and the held-out search behind them."""
+
+    ridges: tuple[float, float]
+    selection: FoldSelection | None
+
+
+def choose_cca(
+    moments: FoldMoments, *, ridge: Any, sim_dim: Any, weighting: str, model: str
+) -> CCAChoice:
+    """The ridges for a CSA (``weighting`` "canonical" or "heldout") or CCA ("equal") fit.
+
+    A search runs when a ridge or ``sim_dim`` is "auto" or the weights are held-out
+    correlations; when the folds cannot support it, "auto" falls back to OAS with a
+    :class:`~csa.errors.WeakFitWarning`.
+    """
+    (spec_a, spec_b), fixed = resolve_ridges(ridge, moments)
+    if "auto" not in (spec_a, spec_b, sim_dim) and weighting != "heldout":
+        return CCAChoice(ridges=fixed, selection=None)
+    if moments.n_folds < 2:
+        reason = "the moments carry no folds (n_folds=1 or plain PairMoments)"
+    else:
+        try:
+            selection = select_on_folds(
+                moments,
+                equal_weights=weighting == "equal",
+                tune_a=spec_a == "auto",
+                tune_b=spec_b == "auto",
+                fixed=fixed,
+            )
+            return CCAChoice(ridges=(selection.ridge_a, selection.ridge_b), selection=selection)
+        except RankDeficientError as exc:
+            reason = str(exc)
+    warn(
+        f"{model}: no held-out selection ({reason}); 'auto' ridges use OAS and "
+        "sim_dim='auto' keeps every dimension",
+        WeakFitWarning,
+    )
+    return CCAChoice(ridges=fixed, selection=None)
+
+
+def choose_sim_dim(spec: Any, k: int, moments: FoldMoments, selection: FoldSelection | None) -> int:
+    """The default number of canonical dimensions a score uses, of the ``k`` solved."""
+    if spec == "auto":
+        return k if selection is None else min(selection.sim_dim, k)
+    if spec is None:
+        return k
+    return checked_sim_dim(int(spec), k, moments.n, moments.dim_a, moments.dim_b)
+
+
+def checked_sim_dim(sim_dim: int, k: int, n: int, dim_a: int, dim_b: int) -> int:
+    """``sim_dim`` itself if a fit with ``k`` dimensions, on ``n`` pairs of ``dim_a`` and
+    ``dim_b`` features, has it; else an error saying why."""
+    if 1 <= sim_dim <= k:
+        return sim_dim
+    if sim_dim < 1:
+        raise SimDimError(f"sim_dim={sim_dim} must be at least 1")
+    if sim_dim > n - 1 and n - 1 < min(dim_a, dim_b):
+        raise TooFewPairsError(
+            f"sim_dim={sim_dim} needs at least {sim_dim + 1} pairs; this fit has {n}, "
+            f"which give at most {k} canonical dimensions"
+        )
+    raise SimDimError(
+        f"sim_dim={sim_dim} must be less or equal to the number of canonical dimensions, "
+        f"{k} (features: a {dim_a}, b {dim_b}; pairs: {n}; dimensions "
+        "with zero correlation are dropped)"
+    )
+
+
+def score_weights(
+    weighting: str, correlations: np.ndarray, selection: FoldSelection | None
+) -> np.ndarray:
+    """Per-dimension weights of the score: CSA's canonical correlations, CCA's ones, or the
+    held-out correlations (never negative: that would reward disagreement)."""
+    if weighting == "equal":
+        return np.ones_like(correlations)
+    if weighting == "canonical" or selection is None:
+        return correlations.copy()
+    heldout = np.asarray(selection.heldout_correlations, dtype=np.float64)
+    k = correlations.shape[0]
+    padded = np.zeros(k)
+    padded[: min(k, heldout.shape[0])] = heldout[:k]
+    return np.maximum(padded, 0.0)
+
+
+def choose_linear_map_ridge(moments: FoldMoments, ridge: Any) -> tuple[float, dict | None]:
+    """The linear map's relative ridge on side a, and its held-out search (or None)."""
+    if ridge == "auto":
+        try:
+            return select_linear_map_ridge(moments)
+        except RankDeficientError as exc:
+            warn(
+                f"LinearMap: no held-out selection ({exc}); the 'auto' ridge uses OAS",
+                WeakFitWarning,
+            )
+    if isinstance(ridge, str):
+        total = moments.total
+        return oas_relative_ridge(total.covariances()[0], total.n), None
+    return float(ridge), None
