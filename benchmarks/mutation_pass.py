@@ -661,6 +661,83 @@ MUTATIONS: list[Mutation] = [
 ]
 
 
+# The same bugs written against the tree after the merges of issues 16, 18 and 19 (the
+# per-item embedding store, transactional scale fits, the CLI on the one object): a
+# mutation uses its first edit list whose texts all occur exactly once in the tree.
+PORTS: dict[str, list[tuple[str, str]]] = {
+    "I7": [
+        (
+            "model.similarity(fa, fb[first], sim_dim=sim_dim)",
+            "model.similarity(fa, fb[np.sort(first)], sim_dim=sim_dim)",
+        )
+    ],
+    "I8": [
+        ("    if not missing:\n        return\n", "    if not missing:\n        return True\n"),
+        (
+            "        _fill(store, encoder, seq, keys, out, batch_size, show_progress)\n"
+            "    return finish_output(out, **output)",
+            "        every_row_stored = _fill(store, encoder, seq, keys, out, batch_size, "
+            "show_progress)\n    return out if every_row_stored else finish_output(out, **output)",
+        ),
+    ],
+    "I9": [('fresh = fresh_copy(model, "fit_files")', "fresh = model")],
+    "O2": [
+        (
+            "[t.format(name) for name in names for t in chosen]",
+            "[t.format(name) for t in chosen for name in names]",
+        )
+    ],
+    "O7": [
+        (
+            "partners = mismatch_partners(n, np.random.default_rng(check_seed(seed)), groups)",
+            "partners = mismatch_partners(n, np.random.default_rng(check_seed(seed)), None)",
+        )
+    ],
+    "O20": [("model.fit(fa[train], fb[train])", "model.fit(fa, fb)")],
+    "O21": [
+        (
+            "self.calibration_ = _calibrate(self.model, fa, fb, seed=seed, sim_dim=sim_dim)",
+            "self.calibration_ = _calibrate(self.model, fa, fb, seed=seed, sim_dim=None)",
+        )
+    ],
+    "O22": [('        "name": str(encoder.name),\n', "")],
+    "O23": [
+        (
+            "    for k, vector in found.items():\n        out[rows_of[k]] = vector",
+            "    for k, vector in found.items():\n        out[rows_of[k][0]] = vector",
+        )
+    ],
+    "O24": [
+        (
+            "            fresh.partial_fit(a_chunk, b_chunk)",
+            '            fresh = fresh_copy(model, "fit_files").partial_fit(a_chunk, b_chunk)',
+        )
+    ],
+    "O27": [
+        (
+            '_eval_features(mm, "b", b),\n            seed=seed,',
+            '_eval_features(mm, "b", b),\n            seed=0,',
+        )
+    ],
+    "O29": [
+        (
+            '"flagged": bool(flagged)}',
+            '"flagged": bool(score <= result.threshold)}',
+        )
+    ],
+}
+# where the store replaced the whole-list cache, the two cache bugs above read differently
+PORTED_FILES = {"O22": "src/csa/encoders/store.py"}
+PORTED_DESCRIPTIONS = {
+    "O23": "a stored item requested twice in one call fills only its first row",
+    "O29": "flag's table recomputes the flags with <= (a pair at --threshold is flagged)",
+}
+
+
+def applicable(text: str, edits: list[tuple[str, str]]) -> bool:
+    return all(text.count(old) == 1 for old, _ in edits)
+
+
 def copy_tree(dest: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in ("src", "tests"):
@@ -719,9 +796,15 @@ def main() -> None:
         copy = Path(tmp)
         copy_tree(copy)
         for m in chosen:
+            version = "original"
             path = copy / m.file
+            edits = m.edits
+            if not applicable(path.read_text(encoding="utf-8"), edits) and m.id in PORTS:
+                version = "ported"
+                path = copy / PORTED_FILES.get(m.id, m.file)
+                edits = PORTS[m.id]
             original = path.read_text(encoding="utf-8")
-            path.write_text(apply(original, m.edits, f"{m.id} {m.file}"), encoding="utf-8")
+            path.write_text(apply(original, edits, f"{m.id} {path}"), encoding="utf-8")
             try:
                 code, failed, tail, seconds = run_tests(copy, m.tests)
             finally:
@@ -734,8 +817,11 @@ def main() -> None:
                     "id": m.id,
                     "origin": m.origin,
                     "layer": m.layer,
-                    "file": m.file,
-                    "description": m.description,
+                    "file": str(path.relative_to(copy)),
+                    "description": m.description
+                    if version == "original"
+                    else PORTED_DESCRIPTIONS.get(m.id, m.description),
+                    "edits": version,
                     "tests_run": m.tests,
                     "caught": caught,
                     "n_failing_tests": len(failed),
