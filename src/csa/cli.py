@@ -931,7 +931,8 @@ def eval_retrieval(
     model, mm = _open(model_path)
     a = _eval_side(mm, "a", features_a)
     b = _eval_side(mm, "b", features_b)
-    _same_count(features_a, a, features_b, b)
+    if labels_a is None and labels_b is None:  # with labels, the sides need not pair
+        _same_count(features_a, a, features_b, b)
     codes_a = None if labels_a is None else _factor_labels(labels_a, len(a))
     codes_b = None if labels_b is None else _factor_labels(labels_b, len(b))
     result = evaluate_retrieval(
