@@ -151,3 +151,19 @@ class TableEncoder(BatchedEncoder):
     def _encode_batch(self, batch: Sequence[Any]) -> np.ndarray:
         self.encoded += len(batch)
         return np.stack([self._vectors[str(item)] for item in batch])
+
+
+def prompt_scores_by_hand(model: Any, a: np.ndarray, prompts: np.ndarray) -> np.ndarray:
+    """The task-aware CSA's zero-shot score of inputs ``a`` against class ``prompts`` on side
+    b, from the fitted attributes: the cosine, in side b's centred space, between each
+    prompt and the canonical regression of the input, ``(C_bb + r mu I) B diag(rho) z_a``.
+    ``C_bb`` comes from ``lift_b_`` only through this definition, so it is rebuilt here
+    from the projection: ``B' (C_bb + r mu I) B = I`` gives ``(C_bb + r mu I) B = B^+'``."""
+    s = int(model.sim_dim_)
+    za = (np.asarray(a, dtype=np.float64) - model.mean_a_) @ model.projection_a_[:, :s]
+    back = np.linalg.pinv(model.projection_b_).T[:, :s]  # (C_bb + r mu I) B, full rank k = d_b
+    pred = (za * model.canonical_correlations_[:s]) @ back.T
+    centred = np.asarray(prompts, dtype=np.float64) - model.mean_b_
+    return (pred @ centred.T) / np.outer(
+        np.linalg.norm(pred, axis=1), np.linalg.norm(centred, axis=1)
+    )

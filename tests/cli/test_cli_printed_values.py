@@ -22,6 +22,7 @@ from known_models import (
     auc_by_hand,
     average_precision_by_hand,
     csa_scores_by_hand,
+    prompt_scores_by_hand,
     softmax_by_hand,
 )
 from synthetic import known_cca_pairs
@@ -146,14 +147,14 @@ def test_printed_zero_shot_accuracy_by_hand(fitted):
     classes = b_val[:6]
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 6, size=40)
-    labels[:25] = np.argmax(csa_scores_by_hand(model, a_val[:25], classes), axis=1)
+    labels[:25] = np.argmax(prompt_scores_by_hand(model, a_val[:25], classes), axis=1)
     np.save(d / "zc.npy", classes)
     np.save(d / "zl.npy", labels)
     out = _run(
         "eval", "zero-shot", "-m", d / "m.csa", "--inputs", d / "a_val.npy",
         "--classes", d / "zc.npy", "--labels", d / "zl.npy", "--json", d / "z.json",
     )  # fmt: skip
-    full = csa_scores_by_hand(model, a_val, classes)
+    full = prompt_scores_by_hand(model, a_val, classes)
     ranks = np.array([np.sum(full[i] >= full[i, labels[i]]) for i in range(40)])
     assert _printed(out, "top-1") == pytest.approx(np.mean(ranks <= 1), abs=5e-5)
     written = json.loads((d / "z.json").read_text())
@@ -186,7 +187,7 @@ def one_object(tmp_path_factory):
     mm = MultimodalEncoder(
         f"precomputed:{d / 'a.parquet'}",
         f"precomputed:{d / 'b.parquet'}",
-        csa.CSA(ridge=0.05, sim_dim=3),
+        csa.CSA(ridge=0.05, sim_dim=3, weights="canonical"),
         encoder_a_options={"id_column": "id"},
         encoder_b_options={"id_column": "id"},
         cache_dir=d / "cache",

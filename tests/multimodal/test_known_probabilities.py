@@ -48,7 +48,7 @@ def _object(world, tmp_path):
     table_a, table_b, *_ = world
     enc_a = TableEncoder("table-a", table_a, modality="image-table")
     enc_b = TableEncoder("table-b", table_b, modality="text")
-    model = csa.CSA(ridge=0.05, sim_dim=3)
+    model = csa.CSA(ridge=0.05, sim_dim=3, weights="canonical")
     return MultimodalEncoder(enc_a, enc_b, model, cache_dir=tmp_path / "cache")
 
 
@@ -204,7 +204,7 @@ def test_fit_holds_out_the_stated_share_and_fits_on_the_rest(world, tmp_path):
     whole = _object(world, tmp_path).fit(items_a[:60], captions[:60], held_out=0.0)
     assert whole.model.n_pairs_seen_ == 60 and whole.calibration_ is None
     # with nothing held out the map is the plain fit on every pair
-    direct = csa.CSA(ridge=0.05, sim_dim=3).fit(
+    direct = csa.CSA(ridge=0.05, sim_dim=3, weights="canonical").fit(
         _features(world, "a", items_a[:60]), _features(world, "b", captions[:60])
     )
     np.testing.assert_allclose(

@@ -52,7 +52,7 @@ def toy():
 def fitted_csa():
     """A CSA fit with equal widths on both sides, so a swapped side runs without error."""
     a, b = known_cca_pairs(400, rho=(0.9, 0.7, 0.5), dim_a=5, dim_b=5, seed=1, mixing_seed=7)
-    model = csa.CSA(ridge=0.05, sim_dim=3).fit(a, b)
+    model = csa.CSA(ridge=0.05, sim_dim=3, weights="canonical").fit(a, b)
     a_new, b_new = known_cca_pairs(60, rho=(0.9, 0.7, 0.5), dim_a=5, dim_b=5, seed=2, mixing_seed=7)
     return model, a_new, b_new
 
