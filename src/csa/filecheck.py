@@ -231,9 +231,9 @@ def _check_canonical(model: Any, da: int, db: int) -> None:
         raise ModelFileError(
             "weights must not be negative (a negative weight rewards disagreement)"
         )
-    from csa.model import CCA
-
-    if isinstance(model, CCA):
+    # CCA is the canonical model without a weights parameter (checked by name, not by
+    # importing csa.model, which imports the model-file layer that calls this module).
+    if "weights" not in model.get_params():
         if not np.all(weights == 1.0):
             raise ModelFileError("weights of a CCA model are all 1")
     elif getattr(model, "weights", "canonical") == "canonical":

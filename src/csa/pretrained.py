@@ -339,7 +339,7 @@ def from_pretrained(
     token: str | bool | None = None,
     hub_cache_dir: str | Path | None = None,
     local_files_only: bool = False,
-    loader: Callable[..., Any] | None = None,
+    loader: Callable[..., Any],
     **load_options: Any,
 ) -> Any:
     """Load a model folder, or a Hub repository id (``"user/name"``) downloaded on demand.
@@ -348,10 +348,6 @@ def from_pretrained(
     ``allow_other_encoders``...). Offline, a repository id loads from the Hugging Face
     cache if it is there and fails at once otherwise.
     """
-    if loader is None:
-        from csa.multimodal import MultimodalEncoder
-
-        loader = MultimodalEncoder.load
     name = str(folder_or_repo)
     local = Path(name).expanduser()
     if local.is_dir():
