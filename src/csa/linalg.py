@@ -70,10 +70,12 @@ def symmetric(upper: np.ndarray) -> np.ndarray:
 def matmul(
     x: np.ndarray, y: np.ndarray, *, trans_x: bool = False, trans_y: bool = False
 ) -> np.ndarray:
-    """``op(x) @ op(y)`` for float64 matrices (the solver's small d x d products)."""
+    """``op(x) @ op(y)`` for the solver's small d x d products, in the inputs' precision
+    (float64, or float32 for the held-out search, see :mod:`csa.selection`)."""
     from scipy.linalg import blas
 
-    return blas.dgemm(1.0, x, y, trans_a=trans_x, trans_b=trans_y)
+    (gemm,) = blas.get_blas_funcs(("gemm",), (x, y))
+    return gemm(1.0, x, y, trans_a=trans_x, trans_b=trans_y)
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -121,6 +121,31 @@ class PairMoments:
             comoment_ab=self.comoment_ab + other.comoment_ab + weight * np.outer(delta_a, delta_b),
         )
 
+    def without(self, part: PairMoments) -> PairMoments:
+        """Moments of these rows less ``part``'s, a subset of them: :meth:`merge` undone.
+
+        One update instead of merging every other part: the held-out search needs the
+        moments outside each fold, and with K folds this is K - 2 fewer d x d merges per
+        fold. Subtracting a fifth of the rows loses at most a few units of round-off.
+        """
+        n = self.n - part.n
+        if part.n == 0:
+            return self
+        if n <= 0:
+            return PairMoments.empty(self.dim_a, self.dim_b)
+        mean_a = (self.n * self.mean_a - part.n * part.mean_a) / n
+        mean_b = (self.n * self.mean_b - part.n * part.mean_b) / n
+        delta_a, delta_b = part.mean_a - mean_a, part.mean_b - mean_b
+        weight = n * part.n / self.n
+        return PairMoments(
+            n=n,
+            mean_a=mean_a,
+            mean_b=mean_b,
+            comoment_aa=self.comoment_aa - part.comoment_aa - weight * np.outer(delta_a, delta_a),
+            comoment_bb=self.comoment_bb - part.comoment_bb - weight * np.outer(delta_b, delta_b),
+            comoment_ab=self.comoment_ab - part.comoment_ab - weight * np.outer(delta_a, delta_b),
+        )
+
     def covariances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(C_aa, C_bb, C_ab)`` with the 1/n normalisation of the design."""
         if self.n == 0:
@@ -199,8 +224,11 @@ class FoldMoments:
         """Moments of every row (the merge of all folds)."""
         return _merge_all(self.folds)
 
-    def training(self, k: int) -> PairMoments:
-        """Moments of every row outside fold ``k``."""
+    def training(self, k: int, total: PairMoments | None = None) -> PairMoments:
+        """Moments of every row outside fold ``k``; given :attr:`total` (computed once for
+        every fold), one downdate of it instead of merging the other folds."""
+        if total is not None:
+            return total.without(self.folds[k])
         return _merge_all(self.folds[:k] + self.folds[k + 1 :])
 
     def merge(self, other: FoldMoments) -> FoldMoments:

@@ -82,15 +82,16 @@ def pivoted_cholesky(cov: np.ndarray, floor: float = 0.0) -> tuple[np.ndarray, n
     """LAPACK ``pstrf`` of a PSD matrix: ``(lower, pivots, rank)``, stopped once every
     remaining pivot is below ``RANK_RTOL`` times the largest variance (and below
     ``floor``); rank 0, and nothing factored, when no variance exceeds ``floor``. Only
-    the first ``rank`` columns are valid."""
+    the first ``rank`` columns are valid. Float32 input is factored in float32."""
     from scipy.linalg import lapack
 
     top = float(np.max(np.diag(cov)))
     if top <= floor or top <= 0:
-        return np.zeros((0, 0)), np.zeros(0, dtype=np.int32), 0
-    lower, pivots, rank, info = lapack.dpstrf(cov, lower=1, tol=max(RANK_RTOL * top, floor))
+        return np.zeros((0, 0), dtype=cov.dtype), np.zeros(0, dtype=np.int32), 0
+    (pstrf,) = lapack.get_lapack_funcs(("pstrf",), (cov,))
+    lower, pivots, rank, info = pstrf(cov, lower=1, tol=max(RANK_RTOL * top, floor))
     if info < 0:  # pragma: no cover - an argument error is a bug here, not bad input
-        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
+        raise RuntimeError(f"LAPACK pstrf rejected argument {-info}")
     return lower, pivots, int(rank)
 
 
@@ -138,7 +139,7 @@ def singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
             "too small to regularise it; use a larger ridge"
         )
     try:
-        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evr", check_finite=False)
+        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
     except np.linalg.LinAlgError as exc:  # pragma: no cover - LAPACK failing on finite input
         raise RankDeficientError(f"the canonical decomposition did not converge: {exc}") from exc
     order = np.argsort(eigvals)[::-1]
@@ -250,7 +251,9 @@ def range_spectrum(cov: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarr
     With float32 products the null space is round-off, not zeros; pivoted Cholesky then
     runs a few steps past the bound and its first ``max_rank`` columns are kept, which
     agrees with the full eigensolve to that round-off. Otherwise the whole spectrum is
-    computed (LAPACK's MRRR asked for a top subset is slower, not faster).
+    computed by divide and conquer (LAPACK ``syevd``: 1.5x faster than MRRR at d = 1280,
+    and MRRR asked for a top subset is slower, not faster). Float32 input is solved in
+    float32, at twice the speed (the held-out search, see :mod:`csa.selection`).
     """
     import scipy.linalg
 
@@ -260,7 +263,7 @@ def range_spectrum(cov: np.ndarray, max_rank: int) -> tuple[np.ndarray, np.ndarr
     if 2 * rank_bound <= d:
         eig, vec = low_rank_spectrum(cov, rank_bound)
     else:
-        eig, vec = scipy.linalg.eigh(cov, driver="evr", check_finite=False)
+        eig, vec = scipy.linalg.eigh(cov, driver="evd", check_finite=False)
         eig, vec = eig[d - rank_bound :], vec[:, d - rank_bound :]  # beyond: round-off
     if eig.shape[0] == 0:
         return eig, vec, True
@@ -276,9 +279,9 @@ def low_rank_spectrum(cov: np.ndarray, rank_bound: int) -> tuple[np.ndarray, np.
     d = cov.shape[0]
     lower, pivots, rank = pivoted_cholesky(cov)
     if rank == 0:
-        return np.zeros(0), np.zeros((d, 0))
+        return np.zeros(0, dtype=cov.dtype), np.zeros((d, 0), dtype=cov.dtype)
     r = min(rank, rank_bound)
-    factor = np.zeros((d, r))
+    factor = np.zeros((d, r), dtype=cov.dtype)
     factor[pivots - 1] = np.tril(lower[:, :r])
     u, sv, _ = scipy.linalg.svd(factor, full_matrices=False, check_finite=False)
     return (sv**2)[::-1], u[:, ::-1]

@@ -202,3 +202,113 @@ def test_range_spectrum_of_few_rows_equals_the_full_eigensolve(dtype):
         vec[:, top] @ vec[:, top].T, ref_vec[:, top] @ ref_vec[:, top].T, atol=100 * tol
     )
     np.testing.assert_allclose(vec.T @ vec, np.eye(n - 1), atol=1e-10)
+
+
+def test_training_moments_by_downdate_equal_the_merge_of_the_other_folds():
+    """The search takes each fold's training moments as the total less the fold."""
+    rng = np.random.default_rng(21)
+    a = rng.standard_normal((400, 9)) * 30 + 1e3  # offsets: the mean correction matters
+    b = rng.standard_normal((400, 4)) @ rng.standard_normal((4, 4)) - 50
+    folds = moments_of(a, b, n_folds=5)
+    total = folds.total
+    for k in range(5):
+        down, merged = folds.training(k, total), folds.training(k)
+        assert down.n == merged.n
+        for name in ("mean_a", "mean_b", "comoment_aa", "comoment_bb", "comoment_ab"):
+            ref = getattr(merged, name)
+            np.testing.assert_allclose(getattr(down, name), ref, atol=1e-9 * np.abs(ref).max())
+
+
+def test_float32_search_chooses_as_the_float64_search():
+    """The search runs in float32 where float32 resolves its ridges; it must make the
+    float64 search's choices, with curves equal to float32 round-off."""
+    import csa.selection as selection
+
+    a, b = known_cca_pairs(600, (0.9, 0.7, 0.5, 0.3), dim_a=80, dim_b=50, seed=13)
+    folds = moments_of(a, b, n_folds=5)
+    usable, total = list(range(5)), folds.total
+    runs = {
+        dtype: selection._run_search(
+            folds, total, usable, dtype, True, True, True, (0.0, 0.0), selection.RIDGE_GRID
+        )
+        for dtype in (np.float32, np.float64)
+    }
+    low, high = runs[np.float32], runs[np.float64]
+    assert (low.ridge_a, low.ridge_b, low.sim_dim) == (high.ridge_a, high.ridge_b, high.sim_dim)
+    for key, curve in high.curves.items():
+        np.testing.assert_allclose(low.curves[key], curve, rtol=1e-4, atol=1e-5)
+
+
+def test_a_ridge_below_float32_resolution_is_searched_in_float64(monkeypatch):
+    """A fixed ridge of 0 (or a tiny one) needs float64 eigenvalues: float32 round-off
+    would be most of the whitening there."""
+    import csa.selection as selection
+
+    seen = []
+    original = selection._run_search
+
+    def spy(folds, total, usable, dtype, *rest):
+        seen.append(np.dtype(dtype))
+        return original(folds, total, usable, dtype, *rest)
+
+    monkeypatch.setattr(selection, "_run_search", spy)
+    # Few noisy pairs for their width: a ridge far above float32's resolution is chosen.
+    rng = np.random.default_rng(14)
+    shared = rng.standard_normal((200, 8))
+    a = shared @ rng.standard_normal((8, 40)) + 2 * rng.standard_normal((200, 40))
+    b = shared @ rng.standard_normal((8, 30)) + 2 * rng.standard_normal((200, 30))
+    assert min(csa.CSA().fit(a, b).ridge_) > 0.01
+    assert seen == [np.dtype(np.float32)]
+    seen.clear()
+    csa.CSA(ridge=(0.0, "auto")).fit(a, b)
+    assert seen == [np.dtype(np.float64)]
+    floor_a, _ = selection.float32_ridge_floors(moments_of(a, b).total)
+    seen.clear()
+    csa.CSA(ridge=(floor_a / 2, "auto")).fit(a, b)
+    assert seen == [np.dtype(np.float64)]
+    # Many pairs of few features: the choice falls below the floor, and the search reruns.
+    many_a, many_b = known_cca_pairs(5000, (0.9, 0.7), dim_a=6, dim_b=4, seed=15)
+    seen.clear()
+    model = csa.CSA().fit(many_a, many_b)
+    floors = selection.float32_ridge_floors(moments_of(many_a, many_b).total)
+    assert min(r / f for r, f in zip(model.ridge_, floors, strict=True)) < 1
+    assert seen == [np.dtype(np.float32), np.dtype(np.float64)]
+
+
+def test_the_walk_along_the_grid_misses_no_better_grid_point():
+    """The joint ridge is searched by walking from the grid's middle; no grid value,
+    scored on its own, may beat the final choice. The cases put the best grid value
+    below the start, at it and above it."""
+    import csa.selection as selection
+
+    rng = np.random.default_rng(31)
+    shared = rng.standard_normal((120, 8))
+    noisy = (  # few noisy pairs: a ridge above the grid's middle wins
+        shared @ rng.standard_normal((8, 100)) + 6 * rng.standard_normal((120, 100)),
+        shared @ rng.standard_normal((8, 60)) + 6 * rng.standard_normal((120, 60)),
+    )
+    cases = [
+        noisy,
+        known_cca_pairs(2000, (0.9, 0.6, 0.4), dim_a=30, dim_b=20, seed=32),
+        known_cca_pairs(90, (0.9, 0.6, 0.4), dim_a=200, dim_b=30, seed=33),
+    ]
+    chosen_grid_sides = set()
+    for a, b in cases:
+        folds = moments_of(a, b, n_folds=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", csa.WeakFitWarning)
+            chosen = selection.select_on_folds(folds, equal_weights=True)
+        total = folds.total
+        held = [_HeldOutFold(folds.training(k, total), folds.folds[k]) for k in range(5)]
+        scores = []
+        for ridge in selection.RIDGE_GRID:
+            curves = []
+            for fold in held:
+                rho, heldout, spread = fold.evaluate(ridge, ridge)
+                curve = separation_curve(np.ones_like(rho), heldout, spread)
+                curves.append(np.pad(curve, (0, 400 - curve.shape[0]), mode="edge"))
+            scores.append(np.max(np.mean(curves, axis=0)))
+        assert max(scores) <= chosen.score + 1e-6
+        start = len(selection.RIDGE_GRID) // 2
+        chosen_grid_sides.add(int(np.sign(int(np.argmax(scores)) - start)))
+    assert chosen_grid_sides == {-1, 0, 1} or chosen_grid_sides >= {-1, 1}
