@@ -907,6 +907,11 @@ def _class_embeddings(
     return classifier.embeddings, classifier.templates
 
 
+class Hubness(StrEnum):
+    none = "none"
+    csls = "csls"
+
+
 @eval_app.command("retrieval")
 @_guarded
 def eval_retrieval(
@@ -923,6 +928,13 @@ def eval_retrieval(
         ),
     ] = False,
     sim_dim: Annotated[int | None, typer.Option(min=1)] = None,
+    hubness: Annotated[
+        Hubness,
+        typer.Option(
+            help="csls: rank by cross-domain similarity local scaling, so that items close "
+            "to every query (hubs) stop topping every list."
+        ),
+    ] = Hubness.none,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
 ) -> None:
     """Cross-modal retrieval both ways: Recall@1/5/10 and mAP (identical items match)."""
@@ -943,6 +955,7 @@ def eval_retrieval(
         labels_b=codes_b,
         identical=not exact_pairs,
         sim_dim=sim_dim,
+        hubness=hubness.value,
     )
     metrics: dict[str, Any] = {}
     for direction, res in result.directions.items():

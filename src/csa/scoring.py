@@ -117,6 +117,36 @@ def score_matrix(
     return np.concatenate(blocks, axis=0)
 
 
+#: Neighbours over which CSLS averages each gallery item's highest scores.
+CSLS_NEIGHBOURS = 10
+#: Hubness corrections :func:`csa.tasks.evaluate_retrieval` knows.
+HUBNESS = ("none", "csls")
+
+
+def gallery_hubness(
+    blocks: Iterator[tuple[int, int, np.ndarray]], k: int = CSLS_NEIGHBOURS
+) -> np.ndarray:
+    """Each gallery item's hub score: the mean of its ``k`` highest scores over the queries.
+
+    Cross-domain similarity local scaling (CSLS; Conneau et al., 2018) ranks gallery
+    item ``g`` for query ``q`` by ``2 s(q, g) - r_q - r_g``, where ``r_g`` is this
+    mean: an item close to every query (a hub, such as a generic caption or a
+    smiling-face icon) is pulled down by its closeness to all of them. ``r_q`` is the
+    same for every item of one query, so it changes no ranking. The queries are the
+    bank (no rows are kept in the model); with fewer than ``k`` queries every one is
+    used. One pass over the score blocks, keeping ``k x n_gallery`` scores.
+    """
+    k = _check_k(k)
+    top: np.ndarray | None = None
+    for _, _, scores in blocks:
+        stacked = scores if top is None else np.vstack([top, scores])
+        keep = min(k, stacked.shape[0])
+        top = -np.partition(-stacked, keep - 1, axis=0)[:keep]
+    if top is None:
+        raise ShapeError("no query scores: hubness needs at least one query")
+    return top.mean(axis=0)
+
+
 def merge_top_k(
     best_indices: np.ndarray | None,
     best_scores: np.ndarray | None,
@@ -163,9 +193,12 @@ def _check_k(k: Any) -> int:
 
 
 __all__ = [
+    "CSLS_NEIGHBOURS",
     "DEFAULT_SCORE_BUDGET",
+    "HUBNESS",
     "check_block_rows",
     "default_block_rows",
+    "gallery_hubness",
     "inner_product",
     "iter_score_blocks",
     "merge_top_k",

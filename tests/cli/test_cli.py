@@ -93,8 +93,12 @@ def test_eval_retrieval_and_detect_write_json(pair_files):
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(out.read_text())
-    assert payload["task"] == "retrieval"
+    assert payload["task"] == "retrieval" and payload["hubness"] == "none"
     assert "a->b R@1" in result.output
+    hub_args = ("eval", "retrieval", "-m", model, pair_files / "a.npy", pair_files / "b.npy")
+    csls = _run(*hub_args, "--hubness", "csls", "--json", out)
+    assert csls.exit_code == 0, csls.output
+    assert json.loads(out.read_text())["hubness"] == "csls"
     detect = _run(
         "eval",
         "detect",

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
 
 from csa.errors import InputError, ShapeError
-from csa.scoring import DEFAULT_SCORE_BUDGET, default_block_rows, iter_score_blocks, score_matrix
+from csa.scoring import (
+    DEFAULT_SCORE_BUDGET,
+    HUBNESS,
+    default_block_rows,
+    gallery_hubness,
+    iter_score_blocks,
+    score_matrix,
+)
 from csa.tasks._common import (
     QueryOptions,
     ResultMixin,
@@ -28,7 +36,7 @@ from csa.tasks._common import (
 )
 from csa.tasks.groups import all_distinct, pair_groups
 from csa.tasks.metrics import DEFAULT_KS, per_query_retrieval
-from csa.validation import check_ks
+from csa.validation import check_choice, check_ks
 
 Direction = Literal["a->b", "b->a"]
 
@@ -49,6 +57,7 @@ class RetrievalResult(ResultMixin):
 
     directions: dict[str, DirectionResult]
     sim_dim: int | None = None
+    hubness: str = "none"
 
     def __getitem__(self, direction: str) -> DirectionResult:
         return self.directions[direction]
@@ -140,6 +149,7 @@ def evaluate_retrieval(
     directions: Sequence[Direction] = ("a->b", "b->a"),
     sim_dim: QueryOptions = None,
     block_size: int | None = None,
+    hubness: Literal["none", "csls"] = "none",
 ) -> RetrievalResult:
     """Recall@K and mAP for retrieving b from a and a from b.
 
@@ -157,7 +167,16 @@ def evaluate_retrieval(
     ``block_size * gallery size`` scores. Left as None, the block is as large as fits in
     2**24 scores, and when the whole matrix fits it is computed once and read in both
     directions.
+
+    ``hubness="csls"`` ranks by cross-domain similarity local scaling
+    (:func:`csa.scoring.gallery_hubness`, the queries as the bank): gallery items close
+    to every query stop crowding the top of every list. On the demo's BBC News split it
+    raised mAP by .02-.05 for CSA, CCA and the linear map at every budget from 100
+    pairs, and on clip art from 1,000 pairs (within a standard deviation below that); it
+    lowers zero-shot accuracy, so it is a retrieval option, off by default. Blocked
+    scoring then scores each direction twice.
     """
+    check_choice(hubness, "hubness", list(HUBNESS))
     n_a, n_b = n_rows(a, "a"), n_rows(b, "b")
     rel = _Relevance(a, b, relevance, labels_a, labels_b, groups, identical)
     ks = check_ks(ks)
@@ -178,14 +197,19 @@ def evaluate_retrieval(
         n_q, n_g = (n_a, n_b) if direction == "a->b" else (n_b, n_a)
         hit_sum = np.zeros(len(ks))
         ap_sum = 0.0
+        # A callable, so that CSLS can read the blocks twice: hub scores, then ranks.
+        blocks: Any
         if whole is not None:
-            blocks: Any = [(0, n_q, whole if direction == "a->b" else whole.T)]
+            blocks = partial(iter, [(0, n_q, whole if direction == "a->b" else whole.T)])
         elif direction == "a->b":
-            blocks = iter_score_blocks(ea, eb, block_size, score=score)
+            blocks = partial(iter_score_blocks, ea, eb, block_size, score=score)
         else:
             q, g, back = scoring_inputs(model, b, a, "b", sim_dim)
-            blocks = iter_score_blocks(q, g, block_size, score=back)
-        for start, stop, scores in blocks:
+            blocks = partial(iter_score_blocks, q, g, block_size, score=back)
+        hub = gallery_hubness(blocks()) if hubness == "csls" else None
+        for start, stop, scores in blocks():
+            if hub is not None:
+                scores = 2.0 * scores - hub  # CSLS less the query's own constant term
             idx = np.arange(start, stop)
             hits, ap = per_query_retrieval(scores, rel.rows(direction, idx, n_g), ks=ks)
             hit_sum += hits.sum(axis=0)
@@ -196,7 +220,7 @@ def evaluate_retrieval(
             n_queries=n_q,
             n_gallery=n_g,
         )
-    return RetrievalResult(directions=out, sim_dim=_reported(sim_dim))
+    return RetrievalResult(directions=out, sim_dim=_reported(sim_dim), hubness=hubness)
 
 
 def _reported(options: QueryOptions) -> int | None:
