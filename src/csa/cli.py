@@ -186,10 +186,14 @@ def _read_side(source: Path, column: str | None, modality: str | None) -> Any:
 
 
 def _features(mm: Any, side: str, data: Any, batch_size: int) -> np.ndarray:
-    """Features of one side: an array checked against the side's encoder, or items encoded."""
+    """Features of one side: an array checked against the side's encoder, or items encoded.
+
+    The progress bar is left to csa.progress's automatic rule (None: drawn on a terminal
+    once the wait lasts, never into a log), the one rule every other wait follows.
+    """
     if isinstance(data, np.ndarray):
         return mm.check_features(side, data)
-    return mm.features(side, data.items, batch_size=batch_size, show_progress_bar=len(data) > 64)
+    return mm.features(side, data.items, batch_size=batch_size, show_progress_bar=None)
 
 
 def _same_count(path_a: Path, data_a: Any, path_b: Path, data_b: Any) -> None:

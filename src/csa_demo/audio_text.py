@@ -36,6 +36,7 @@ from csa.encoders import Encoder, cached_encode, get
 from csa.tasks import zero_shot_classify
 from csa_demo.data.audio import load_gm_instruments, load_spoken_words
 from csa_demo.probe import probe_accuracy
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, run_tasks
 from csa_demo.sweep import Task as SweepTask
 
@@ -119,6 +120,7 @@ def sweep(
 
 
 def _encode_audio(encoder: Encoder, data: PairedDataset, cache_dir: Any) -> np.ndarray:
+    encoding(EXPERIMENT, len(data), f"{data.name} clips with {encoder.name}")
     key = f"audio-{data.fingerprint_a[:24]}"
     return cached_encode(encoder, data.a, key=key, cache_dir=cache_dir)
 

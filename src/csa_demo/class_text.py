@@ -22,6 +22,7 @@ from csa.datasets import PairedDataset
 from csa.encoders import Encoder, cached_encode, get
 from csa.tasks import mean_average_precision, top_k_accuracy, zero_shot_scores
 from csa_demo.probe import probe_scores
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, budgets, run_sweep
 
 #: Random rankings averaged for the chance level of mAP.
@@ -29,8 +30,8 @@ CHANCE_DRAWS = 200
 
 
 def encode(encoder: Encoder, items: Sequence[Any], cache_dir: str | Path | None) -> np.ndarray:
-    """Embeddings through the on-disk cache, quietly (the sweeps print their own tables)."""
-    return cached_encode(encoder, items, cache_dir=cache_dir, batch_size=256, show_progress=False)
+    """Embeddings through the on-disk cache, with csa's automatic bar (a terminal only)."""
+    return cached_encode(encoder, items, cache_dir=cache_dir, batch_size=256)
 
 
 def description_embeddings(descriptions: Sequence[str], cache_dir: str | Path | None) -> np.ndarray:
@@ -97,6 +98,7 @@ def class_text_sweep(
         raise InputError(
             f"class_text_sweep needs labelled splits; {train.name} or {test.name} has no labels"
         )
+    encoding(experiment, len(train) + len(test), f"{label} items")
     train_x = encode(encoder, train.a, cache_dir)
     test_x = encode(encoder, test.a, cache_dir)
     test_y = np.asarray(test.labels)

@@ -19,6 +19,19 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def print_tables(out: Console, markdown: str) -> None:
+    """The result tables: drawn by rich on a terminal, the markdown itself elsewhere.
+
+    rich fits a table to the console's width, 80 columns when stdout is a log file or a
+    pipe, and cuts cells to fit ("CSA (defa…"). A log is read later, at any width, so
+    it gets the plain markdown (the text of results.md), which is never cut.
+    """
+    if out.is_terminal:
+        out.print(Markdown(markdown))
+    else:
+        out.print(markdown, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for results.json/.md and plots.")] = Path(
         "results"
@@ -88,7 +101,7 @@ def demo(
             f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(code=2) from None
-    console.print(Markdown(markdown_tables(outcome.rows)))
+    print_tables(console, markdown_tables(outcome.rows))
     for name, seconds in outcome.seconds.items():
         console.print(f"{name}: {seconds:.1f} s")
     console.print(

@@ -34,6 +34,7 @@ from csa.tasks import (
 )
 from csa_demo.data.openclipart import load_openclipart
 from csa_demo.probe import probe_accuracy
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, budgets, run_sweep
 
 EXPERIMENT = "clipart"
@@ -102,6 +103,7 @@ def run(
     def encode(encoder: Any, items: Any) -> np.ndarray:
         return cached_encode(encoder, list(items), cache_dir=cache_dir)
 
+    encoding(EXPERIMENT, len(train) + len(test_set), "drawings with their captions")
     images, captions = encode(image_encoder, train.a), encode(text_encoder, train.b)
     test = {
         "image": encode(image_encoder, test_set.a),

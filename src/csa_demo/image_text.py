@@ -25,6 +25,7 @@ from csa.tasks import (
     zero_shot_classify,
 )
 from csa_demo.probe import probe_accuracy
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, budgets, run_sweep
 
 EXPERIMENT = "image-text"
@@ -59,6 +60,7 @@ def run(
     test = load_fashion_mnist("test", n=test_size, seed=0)
     image_encoder = get(IMAGE_ENCODER, **IMAGE_OPTIONS)
     text_encoder = get(TEXT_ENCODER)
+    encoding(EXPERIMENT, len(train) + len(test), "Fashion-MNIST images with their captions")
     images = cached_encode(image_encoder, train.a, key=train.name, cache_dir=cache_dir)
     captions = encode_repeated(text_encoder, list(train.b), cache_dir)
     test_images = cached_encode(image_encoder, test.a, key=test.name, cache_dir=cache_dir)

@@ -32,6 +32,7 @@ from csa.tasks import (
     detect_out_of_context_bilevel,
     evaluate_retrieval,
 )
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, budgets, run_sweep
 
 EXPERIMENT = "news"
@@ -109,6 +110,7 @@ def run(
     def encode(encoder: Any, texts: Any) -> np.ndarray:
         return cached_encode(encoder, list(texts), cache_dir=cache_dir)
 
+    encoding(EXPERIMENT, len(train) + len(test_set), "articles with their headlines")
     # The data set pairs (headline, body); the model's side a is the body.
     bodies, headlines = encode(body_encoder, train.b), encode(headline_encoder, train.a)
     test_headlines = encode(headline_encoder, test_set.a)

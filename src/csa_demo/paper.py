@@ -51,6 +51,7 @@ from csa.tasks import (
     zero_shot_classify,
 )
 from csa_demo.probe import probe_accuracy
+from csa_demo.status import encoding
 from csa_demo.sweep import Selection, run_sweep
 
 IMAGE_ENCODER = "hf-image:facebook/dinov2-giant?pool=mean"
@@ -176,6 +177,7 @@ def _encoder(prep: Prepared) -> Callable[[Any, Sequence[Any]], np.ndarray]:
     def encode(encoder: Any, items: Sequence[Any]) -> np.ndarray:
         """Encode the distinct items once (images repeat per caption, captions per class)."""
         distinct, inverse = np.unique(np.asarray(list(items), dtype=object), return_inverse=True)
+        encoding(prep.section, len(distinct), f"items with {getattr(encoder, 'name', encoder)}")
         out = cached_encode(encoder, list(distinct), cache_dir=prep.cache_dir)
         return np.asarray(out)[inverse.reshape(-1)]
 

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import csa
 from csa import tasks
+from csa.progress import ProgressBar
+from csa_demo.status import status
 
 #: Constructors of the compared methods, by the name the tables show.
 METHODS: dict[str, Callable[..., csa.PairedModel]] = {
@@ -296,6 +297,21 @@ class Task:
     floors: Mapping[str, Metrics] | None = None
 
 
+def _plan_line(
+    tasks: Sequence[Task],
+    methods: Sequence[str],
+    n_pairs: Sequence[int],
+    seeds: Sequence[int],
+    steps: int,
+) -> str:
+    """``"fitting 4 methods x 4 budgets x 3 seeds on news (test 436): 96 fits"``."""
+    on = ", ".join(task.dataset for task in tasks)
+    return (
+        f"fitting {len(methods)} methods x {len(n_pairs)} budgets x {len(seeds)} seeds "
+        f"on {on}: {steps:,} fits"
+    )
+
+
 def run_tasks(
     experiment: str,
     a: np.ndarray,
@@ -319,16 +335,17 @@ def run_tasks(
     by_task: list[list[dict[str, Any]]] = [[] for _ in tasks]
     label = f"{experiment} {tasks[0].dataset}" + (f" (+{len(tasks) - 1})" if len(tasks) > 1 else "")
     steps = len(plan) * len(methods) * (1 + len(tasks))
-    with tqdm(total=steps, desc=label, unit="fit", leave=False, disable=None) as bar:
+    status(experiment, _plan_line(tasks, methods, n_pairs, seeds, steps))
+    with ProgressBar(steps, label, unit="fit") as bar:
         for n, seed in plan:
             index = sample_index(n, seed)
-            shared = default_fits(a[index], b[index], methods, on_fit=lambda: bar.update(1))
+            shared = default_fits(a[index], b[index], methods, on_fit=bar.advance)
             for task, out in zip(tasks, by_task, strict=True):
                 selection = task.selection
                 labels = None if selection.labels is None else selection.labels[index]
                 fits = shared + tuned_fits(
                     a[index], b[index], selection, labels=labels, seed=seed, methods=methods,
-                    on_fit=lambda: bar.update(1),
+                    on_fit=bar.advance,
                 )  # fmt: skip
                 for fit in fits:
                     metrics = task.score(fit.model, fit.options, seed)

@@ -20,6 +20,8 @@ import csa_demo
 # csa.files, csa.audio_signal and csa.extras are what any data-set or encoder plugin needs
 # (a cache folder and atomic writes, the audio sample rate, the missing-extra error), so
 # the demo's own data sets (csa_demo.data) use them as a third-party plugin would.
+# csa.progress is the one progress bar (ProgressBar) every slow loop shows, so a plugin's
+# long loop (the demo's sweep) follows the library's rule rather than its own.
 PUBLIC_MODULES = (
     "csa",
     "csa.tasks",
@@ -29,6 +31,7 @@ PUBLIC_MODULES = (
     "csa.files",
     "csa.audio_signal",
     "csa.extras",
+    "csa.progress",
 )
 ROOT = Path(csa_demo.__file__).parent
 SOURCES = sorted(ROOT.rglob("*.py"))

@@ -29,7 +29,7 @@ from csa.encoders.audio_features import (
     load_audio,
     log_mel_spectrogram,
 )
-from csa.encoders.base import RegistryNamed, finish_output, resolve_progress
+from csa.encoders.base import RegistryNamed, finish_output, iter_batches, resolve_progress
 from csa.errors import EncoderError
 from csa.extras import require
 from csa.files import cache_root
@@ -269,15 +269,10 @@ def _batched(
     if not items:
         return np.zeros((0, dim), dtype=np.float32)
     batch_size = max(1, int(batch_size))
-    starts = range(0, len(items), batch_size)
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc=name, unit="batch")
+    # csa's one progress rule (csa.progress): None draws a bar on a terminal only.
     chunks = []
-    for start in starts:
-        waves = [load_audio(it) for it in items[start : start + batch_size]]
-        chunks.append(fn(waves))
+    for batch in iter_batches(items, batch_size, show_progress=show_progress, desc=name):
+        chunks.append(fn([load_audio(it) for it in batch]))
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
