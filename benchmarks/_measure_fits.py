@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -45,18 +46,11 @@ def _fixed(**kw: Any) -> Any:
 
 
 # ---- float32_fit -------------------------------------------------------------------
-def bound_blocks(args: dict[str, Any]) -> dict[str, Any]:
-    """The floor over the arrays the fit reads, in the fit's own row blocks.
-
-    Unlike ``_measure.bound`` (which reads files through ``NpyRowReader`` in
-    ``auto_chunk_rows`` chunks), this walks the same in-memory or memory-mapped arrays
-    as the fit, in ``csa.moments.auto_block_rows`` blocks: X'X, Y'Y, X'Y in
-    ``precision`` summed per block into float64, then one ``eigh`` per side.
-    """
+def _bare_products(a: np.ndarray, b: np.ndarray, dtype: Any) -> Any:
+    """The work no CCA skips, as a callable: X'X, Y'Y, X'Y in ``dtype`` over the fit's
+    row blocks, summed into float64, then one ``eigh`` per side."""
     from csa.moments import auto_block_rows
 
-    a, b = _pair(args)
-    dtype = np.dtype(args["precision"])
     n, da, db = a.shape[0], a.shape[1], b.shape[1]
     rows = auto_block_rows(da, db)
 
@@ -71,6 +65,22 @@ def bound_blocks(args: dict[str, Any]) -> dict[str, Any]:
         np.linalg.eigh(xx)
         np.linalg.eigh(yy)
 
+    return work
+
+
+def bound_blocks(args: dict[str, Any]) -> dict[str, Any]:
+    """The floor over the arrays the fit reads, in the fit's own row blocks.
+
+    Unlike ``_measure.bound`` (which reads files through ``NpyRowReader`` in
+    ``auto_chunk_rows`` chunks), this walks the same in-memory or memory-mapped arrays
+    as the fit, in ``csa.moments.auto_block_rows`` blocks: X'X, Y'Y, X'Y in
+    ``precision`` summed per block into float64, then one ``eigh`` per side.
+    """
+    from csa.moments import auto_block_rows
+
+    a, b = _pair(args)
+    work = _bare_products(a, b, np.dtype(args["precision"]))
+    rows = auto_block_rows(a.shape[1], b.shape[1])
     return {"block_rows": rows, **_timed(work, args.get("repeats", 1))}
 
 
@@ -121,9 +131,11 @@ def _fresh(moments: Any) -> Any:
 
 
 def selection(args: dict[str, Any]) -> dict[str, Any]:
-    """Fixed fit, selecting fit and the two solves from moments, alternated for ``rounds``.
+    """Bare products, fixed fit, selecting fit and the two solves from moments, alternated
+    for ``rounds``, and the size of the default fit's (slim) model file.
 
-    Each round times ``CSA(ridge=0.1, sim_dim=None).fit``, ``CSA().fit``, then
+    Each round times the bare products (:func:`_bare_products` in the input's
+    precision), ``CSA(ridge=0.1, sim_dim=None).fit``, ``CSA().fit``, then
     ``fit_moments`` of both on the fold moments of the selecting fit (the fixed solve
     alone, and the search plus final solve). Minimum over rounds of each; the peak memory is
     that of the first round's run.
@@ -135,6 +147,7 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
     times: dict[str, list[float]] = {}
     peaks: dict[str, float] = {}
     steps = {
+        "bare": _bare_products(a, b, a.dtype),
         "fixed_fit": lambda: fixed.fit(a, b),
         "select_fit": lambda: select.fit(a, b),
         # On the selecting fit's moments: only they hold the folds (a fixed fit deals none).
@@ -153,6 +166,10 @@ def selection(args: dict[str, Any]) -> dict[str, Any]:
     result["all_times"] = times
     result["peak_mb"] = peaks
     cv = select.cv_results_ or {}
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "default.csa"
+        select.save(path)
+        result["file_mib"] = path.stat().st_size / 2**20
     result.update(
         ridge=list(select.ridge_),
         sim_dim=int(select.sim_dim_),

@@ -285,15 +285,25 @@ def select_on_folds(
     """
     usable = _usable_folds(folds)
     total = folds.total
+    spec = _SearchSpec(equal_weights, tune_a, tune_b, fixed, tuple(grid))
     floors = float32_ridge_floors(total)
     fixed_resolved = all(tuned or fixed[i] >= floors[i] for i, tuned in enumerate((tune_a, tune_b)))
     if fixed_resolved:
-        selection = _run_search(
-            folds, total, usable, np.float32, equal_weights, tune_a, tune_b, fixed, grid
-        )
+        selection = _run_search(folds, total, usable, np.float32, spec)
         if selection.ridge_a >= floors[0] and selection.ridge_b >= floors[1]:
             return selection
-    return _run_search(folds, total, usable, np.float64, equal_weights, tune_a, tune_b, fixed, grid)
+    return _run_search(folds, total, usable, np.float64, spec)
+
+
+@dataclass(frozen=True)
+class _SearchSpec:
+    """What :func:`select_on_folds` was asked to search (see its parameters)."""
+
+    equal_weights: bool
+    tune_a: bool
+    tune_b: bool
+    fixed: tuple[float, float]
+    grid: tuple[float, ...]
 
 
 #: A ridge this many float32 units of a side's largest variance (or more) is resolved by
@@ -319,39 +329,26 @@ def float32_ridge_floors(moments: PairMoments) -> tuple[float, float]:
 
 
 def _run_search(
-    folds: FoldMoments,
-    total: PairMoments,
-    usable: list[int],
-    dtype: Any,
-    equal_weights: bool,
-    tune_a: bool,
-    tune_b: bool,
-    fixed: tuple[float, float],
-    grid: Sequence[float],
+    folds: FoldMoments, total: PairMoments, usable: list[int], dtype: Any, spec: _SearchSpec
 ) -> FoldSelection:
     """Rotate every fold once, then search; the progress bar counts both (a wait a
     person sees: seconds at a few thousand pairs of wide embeddings)."""
     # One unit per fold rotated and per fold solved at a candidate; the walk along the
     # grid usually stops early, so the total is a bound and the bar may end short of it.
-    n_candidates = len(grid) + 2 + 2 * (int(tune_a) + int(tune_b))
+    n_candidates = len(spec.grid) + 2 + 2 * (int(spec.tune_a) + int(spec.tune_b))
     with ProgressBar(len(usable) * (1 + n_candidates), "choosing ridges", unit="solve") as bar:
         held = []
         for k in usable:
             held.append(_HeldOutFold(folds.training(k, total), folds.folds[k], dtype))
             bar.advance()
-        return _search_folds(held, bar, equal_weights, tune_a, tune_b, fixed, grid)
+        return _search_folds(held, bar, spec)
 
 
-def _search_folds(
-    held: list[_HeldOutFold],
-    bar: ProgressBar,
-    equal_weights: bool,
-    tune_a: bool,
-    tune_b: bool,
-    fixed: tuple[float, float],
-    grid: Sequence[float],
-) -> FoldSelection:
+def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec) -> FoldSelection:
     """The search :func:`select_on_folds` describes, counting its solves on ``bar``."""
+    equal_weights, tune_a, tune_b, fixed, grid = (
+        spec.equal_weights, spec.tune_a, spec.tune_b, spec.fixed, spec.grid
+    )  # fmt: skip
     length = max(fold.cap for fold in held)
     curves: dict[tuple[float, float], np.ndarray] = {}
     per_fold: dict[tuple[float, float], np.ndarray] = {}

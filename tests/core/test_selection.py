@@ -229,7 +229,11 @@ def test_float32_search_chooses_as_the_float64_search():
     usable, total = list(range(5)), folds.total
     runs = {
         dtype: selection._run_search(
-            folds, total, usable, dtype, True, True, True, (0.0, 0.0), selection.RIDGE_GRID
+            folds,
+            total,
+            usable,
+            dtype,
+            selection._SearchSpec(True, True, True, (0.0, 0.0), selection.RIDGE_GRID),
         )
         for dtype in (np.float32, np.float64)
     }
