@@ -375,7 +375,11 @@ class MomentAccumulator:
         self.dim_a, self.dim_b = dim_a, dim_b
         self.n_folds = n_folds
         self._folds = [_RunningMoments(dim_a, dim_b) for _ in range(n_folds)]
-        self._block_rows = block_rows or auto_block_rows(dim_a, dim_b)
+        # Each block is dealt to the folds, so a block of n_folds times the rows keeps every
+        # fold's products as large as an unfolded fit's (small GEMMs ran 1.6x slower at
+        # n = 1e5, d = 768 + 384); each fold's rows are copied and centred one fold at a
+        # time, so the temporaries stay one fold's share.
+        self._block_rows = block_rows or auto_block_rows(dim_a, dim_b) * n_folds
         self._dtype = None if product_dtype is None else np.dtype(product_dtype)
         self._device = device
 

@@ -27,7 +27,7 @@ from csa.errors import RankDeficientError, SimDimError, TooFewPairsError, WeakFi
 from csa.linalg import matmul
 from csa.moments import FoldMoments, PairMoments
 from csa.progress import ProgressBar
-from csa.solver import RHO_RTOL, pivoted_cholesky, range_spectrum, singular_pairs
+from csa.solver import RHO_RTOL, gram_pairs, pivoted_cholesky, range_spectrum
 
 #: The words a ridge parameter takes besides numbers.
 RIDGE_WORDS = ("auto", "oas")
@@ -180,13 +180,25 @@ class _HeldOutFold:
         dtype = self.dtype
         scale_a = (1.0 / np.sqrt(np.maximum(self.eig_a + ridge_a, tiny))).astype(dtype)
         scale_b = (1.0 / np.sqrt(np.maximum(self.eig_b + ridge_b, tiny))).astype(dtype)
-        left, rho, right = singular_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
+        rho, small, tall = gram_pairs(scale_a[:, None] * self.cross * scale_b[None, :])
         rho = rho.astype(np.float64)
         k = min(self.cap, rho.shape[0])
         k = int(np.sum(rho[:k] > RHO_RTOL * max(float(rho[0]), tiny)))
-        # Each direction's held-out coordinates, one column per factor column.
-        coords_a = matmul(scale_a[:, None] * left[:, :k], self.held_a, trans_x=True)
-        coords_b = matmul(scale_b[:, None] * right[:, :k], self.held_b, trans_x=True)
+        # Each direction's held-out coordinates, one column per factor column. Only the
+        # smaller side's singular vectors are formed; the other side's coordinates,
+        # diag(1/rho) v' M' S H for M = S X S', come from X' (or X) times the factor,
+        # which skips the d_large x d_small x k product of forming its vectors.
+        inverse = (1.0 / rho[:k]).astype(dtype)[:, None]
+        if tall:  # small = side b's vectors
+            weighted = scale_b[:, None] * small[:, :k]
+            coords_b = matmul(weighted, self.held_b, trans_x=True)
+            through = matmul(self.cross, (scale_a**2)[:, None] * self.held_a, trans_x=True)
+            coords_a = inverse * matmul(weighted, through, trans_x=True)
+        else:  # small = side a's vectors
+            weighted = scale_a[:, None] * small[:, :k]
+            coords_a = matmul(weighted, self.held_a, trans_x=True)
+            through = matmul(self.cross, (scale_b**2)[:, None] * self.held_b)
+            coords_b = inverse * matmul(weighted, through, trans_x=True)
         c_ab = np.sum(coords_a * coords_b, axis=1, dtype=np.float64)
         c_aa = np.sum(coords_a * coords_a, axis=1, dtype=np.float64)
         c_bb = np.sum(coords_b * coords_b, axis=1, dtype=np.float64)

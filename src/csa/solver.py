@@ -125,10 +125,20 @@ def singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Singular triplets of the whitened cross-covariance, largest first.
 
     Taken from the symmetric eigenproblem of the smaller Gram matrix (``M'M`` or
-    ``MM'``), which LAPACK solves several times faster than a general SVD; the other
-    side's vectors follow as ``M v / rho``. Squaring costs precision only for
-    correlations far below the largest, and those are dropped (``RHO_RTOL``).
+    ``MM'``, :func:`gram_pairs`), which LAPACK solves several times faster than a
+    general SVD; the other side's vectors follow as ``M v / rho``. Squaring costs
+    precision only for correlations far below the largest, and those are dropped
+    (``RHO_RTOL``).
     """
+    rho, small, tall = gram_pairs(cross)
+    safe = np.where(rho > 0, rho, 1.0)
+    other = matmul(cross, small, trans_x=not tall) / safe
+    return (other, rho, small) if tall else (small, rho, other)
+
+
+def gram_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Singular values (descending) and the singular vectors of the smaller side of
+    ``cross``, and whether that side is its columns (``tall``: rows >= columns)."""
     import scipy.linalg
 
     tall = cross.shape[0] >= cross.shape[1]
@@ -143,11 +153,7 @@ def singular_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     except np.linalg.LinAlgError as exc:  # pragma: no cover - LAPACK failing on finite input
         raise RankDeficientError(f"the canonical decomposition did not converge: {exc}") from exc
     order = np.argsort(eigvals)[::-1]
-    rho = np.sqrt(np.maximum(eigvals[order], 0.0))
-    small = eigvecs[:, order]
-    safe = np.where(rho > 0, rho, 1.0)
-    other = matmul(cross, small, trans_x=not tall) / safe
-    return (other, rho, small) if tall else (small, rho, other)
+    return np.sqrt(np.maximum(eigvals[order], 0.0)), eigvecs[:, order], tall
 
 
 def _deterministic_signs(proj_a: np.ndarray, proj_b: np.ndarray) -> None:

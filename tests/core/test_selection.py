@@ -43,8 +43,9 @@ def _direct_cca(a: np.ndarray, b: np.ndarray, ridge_a: float, ridge_b: float):
 
 @pytest.mark.parametrize(
     ("n", "dim_a", "dim_b"),
-    [(900, 7, 5), (60, 120, 110)],  # many pairs; fewer pairs than half the features
-    ids=["full-rank", "low-rank"],
+    # many pairs (side a wider, then side b wider); fewer pairs than half the features
+    [(900, 7, 5), (900, 5, 7), (60, 120, 110)],
+    ids=["full-rank", "full-rank-wide-b", "low-rank"],
 )
 def test_heldout_correlations_equal_a_direct_computation_on_the_rows(n, dim_a, dim_b):
     a, b = known_cca_pairs(n, (0.9, 0.7, 0.4), dim_a=dim_a, dim_b=dim_b, seed=5)
