@@ -40,6 +40,7 @@ from csa.selection import (
     checked_sim_dim,
     choose_cca,
     choose_sim_dim,
+    prompt_spaces,
     score_weights,
 )
 from csa.solver import solve_cca
@@ -708,9 +709,10 @@ class CSA(MomentModel):
             weighting=weighting,
             model=type(self).__name__,
         )
-        solution = solve_cca(moments.total, *choice.ridges)
+        total = moments.total
+        solution = solve_cca(total, *choice.ridges)
         k = int(solution.correlations.shape[0])
-        return {
+        fitted = {
             "projection_a_": solution.proj_a,
             "projection_b_": solution.proj_b,
             "canonical_correlations_": solution.correlations,
@@ -718,20 +720,30 @@ class CSA(MomentModel):
             "ridge_": (float(choice.ridges[0]), float(choice.ridges[1])),
             "n_components_": k,
             "sim_dim_": choose_sim_dim(self.sim_dim, k, moments, choice.selection),
-            "cv_results_": self._report(choice),
-            **(self._prompt_maps(moments.total, solution) if self.maps_prompts else {}),
+            **(self._prompt_maps(total, solution) if self.maps_prompts else {}),
         }
+        if self.maps_prompts:
+            fitted["prompt_spaces_"] = prompt_spaces(total, solution.rank_a, solution.rank_b)
+        fitted["cv_results_"] = self._report(choice, fitted.get("prompt_spaces_", ()))
+        return fitted
 
-    def _report(self, choice: Any) -> dict[str, Any] | None:
+    def _report(self, choice: Any, spaces: tuple[str, ...]) -> dict[str, Any] | None:
         """``cv_results_``: the held-out search, and which map answers which question."""
         if choice.selection is None:
             return None
         results = choice.selection.results()
         results["weighting"] = self._weighting()
         if self.maps_prompts:
+            own = "the prompts' own space, by canonical regression"
+            shared = "shared canonical space, equal weights (that side repeats a few captions)"
             results["maps"] = {
                 "retrieval and pair scores": "shared canonical space, equal weights",
-                "zero-shot with class prompts": "the prompts' own space, by canonical regression",
+                **{
+                    f"zero-shot with class prompts on side {side}": (
+                        own if side in spaces else shared
+                    )
+                    for side in ("a", "b")
+                },
             }
         return results
 
@@ -789,7 +801,7 @@ class CSA(MomentModel):
 
     def _embed(self, x: np.ndarray, side: str, sim_dim: int | None, prompts: str | None) -> Any:
         s = self._resolve_sim_dim(sim_dim)
-        if prompts is None or not self.maps_prompts:
+        if prompts is None or prompts not in getattr(self, "prompt_spaces_", ()):
             return unit_rows(self._coords(x, side, s)) * np.sqrt(self.weights_[:s])
         if prompts == side:  # the prompts themselves, in their own centred space
             return unit_rows(x - (self.mean_a_ if side == "a" else self.mean_b_))
@@ -813,7 +825,10 @@ class CSA(MomentModel):
         }
 
     def _solution_scalars(self) -> dict[str, Any]:
-        return {"ridge_": list(self.ridge_), "sim_dim_": int(self.sim_dim_)}
+        scalars = {"ridge_": list(self.ridge_), "sim_dim_": int(self.sim_dim_)}
+        if self.maps_prompts:
+            scalars["prompt_spaces_"] = list(self.prompt_spaces_)
+        return scalars
 
     def _restore_solution(
         self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
@@ -841,7 +856,16 @@ class CSA(MomentModel):
             raise ModelFileError(f"the file's ridge_ {ridge!r} is not a pair of numbers >= 0")
         if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
             raise ModelFileError(f"the file's sim_dim_ {sim_dim!r} is not in 1..{k}")
+        # Files written before the rule scored every side's prompts in their own space.
+        spaces = scalars.get("prompt_spaces_", ["a", "b"])
+        if not (
+            isinstance(spaces, list)
+            and all(side in ("a", "b") for side in spaces)
+            and len(set(spaces)) == len(spaces)
+        ):
+            raise ModelFileError(f"the file's prompt_spaces_ {spaces!r} is not a list of sides")
         return {
+            **({"prompt_spaces_": tuple(spaces)} if self.maps_prompts else {}),
             "projection_a_": expect_shape(arrays, "projection_a", (dim_a, k)),
             "projection_b_": expect_shape(arrays, "projection_b", (dim_b, k)),
             "canonical_correlations_": rho,
