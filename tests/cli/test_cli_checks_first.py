@@ -102,6 +102,26 @@ def test_fit_refuses_a_stray_file_before_loading_any_encoder(items, counting):  
     assert sum(counting[0].values()) == 0 and sum(counting[1].values()) == 0
 
 
+def test_fit_refuses_undecodable_images_before_loading_any_encoder(
+    items,
+    counting,  # noqa: F811
+    monkeypatch,
+):
+    # before: a 623-megapixel render raised PIL's DecompressionBombError (a traceback)
+    # minutes into the encoding pass; a damaged file likewise
+    from PIL import Image
+
+    root, folder = items
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 // 4)  # 64 x 64 is over twice it
+    result = _run("fit", folder, root / "captions.txt", "-o", root / "m.csa", *ENCODERS)
+    _one_line_error(result, "too large to decode safely", "img_0.png")
+    monkeypatch.undo()
+    (folder / "img_3.png").write_bytes(b"not a png at all")
+    result = _run("fit", folder, root / "captions.txt", "-o", root / "m.csa", *ENCODERS)
+    _one_line_error(result, "cannot be read as images", "img_3.png")
+    assert sum(counting[0].values()) == 0 and sum(counting[1].values()) == 0
+
+
 def test_fit_refuses_unequal_counts_and_bad_held_out_before_loading(items, counting):  # noqa: F811
     root, folder = items
     (root / "short.txt").write_text("a red circle\n" * (N - 1))

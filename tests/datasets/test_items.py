@@ -11,10 +11,30 @@ from csa.errors import DatasetError, InputError
 
 
 def _touch(folder, names):
+    """Tiny real images (their headers are checked on reading), other files as text."""
+    from PIL import Image
+
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (folder / name).write_bytes(b"\x89PNG fake " + name.encode())
+        path = folder / name
+        if path.suffix in (".png", ".jpg"):
+            Image.new("RGB", (2, 2), (len(name), 0, 0)).save(path)
+        else:
+            path.write_bytes(b"not an image: " + name.encode())
     return folder
+
+
+def test_damaged_and_oversized_images_are_refused_by_name(tmp_path, monkeypatch):
+    from PIL import Image
+
+    folder = _touch(tmp_path / "images", ["a.png", "b.png"])
+    (folder / "c.png").write_bytes(b"\x89PNG damaged")
+    with pytest.raises(DatasetError, match=r"cannot be read as images: 'c\.png'"):
+        read_items(folder, "image")
+    (folder / "c.png").unlink()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1)  # 2 x 2 is over twice the limit
+    with pytest.raises(DatasetError, match="too large to decode safely"):
+        read_items(folder, "image")
 
 
 def test_folder_is_read_in_natural_order(tmp_path):

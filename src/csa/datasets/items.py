@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,7 +329,41 @@ def _check_fit(found: RawItems) -> RawItems:
             f"not files ({_show(absent)}); an {found.modality} encoder needs files. If these "
             "are captions, give them to a text encoder"
         )
+    if found.modality == "image":
+        _check_image_headers(found)
     return found
+
+
+def _check_image_headers(found: RawItems) -> None:
+    """Refuse images that cannot be decoded before any model loads or any item is encoded.
+
+    Only each file's header is read (a fraction of a millisecond a file), so a render too
+    large to decode safely (openclipart ships PNGs of 600 megapixels) or a damaged file
+    is named at once instead of minutes into an encoding pass.
+    """
+    Image = require("PIL.Image", extra="encoders", purpose="reading images", package="pillow")
+    too_large, unreadable = [], []
+    for item in found.items:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(item):
+                    pass
+        except Image.DecompressionBombError:
+            too_large.append(Path(item).name)
+        except (Image.UnidentifiedImageError, OSError, ValueError):
+            unreadable.append(Path(item).name)
+    if too_large:
+        raise DatasetError(
+            f"{found.source}: {len(too_large)} image file(s) too large to decode safely "
+            f"(over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels): {_show(too_large)}; downscale "
+            "them, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the files"
+        )
+    if unreadable:
+        raise DatasetError(
+            f"{found.source}: {len(unreadable)} file(s) cannot be read as images: "
+            f"{_show(unreadable)}"
+        )
 
 
 def read_items(
