@@ -243,7 +243,18 @@ def _check_canonical(model: Any, da: int, db: int) -> None:
         raise ModelFileError("held-out weights are correlations: they cannot exceed 1")
     moments = vars(model).get("moments_")
     if moments is not None:
-        _check_solution(moments.total, proj_a, proj_b, rho, ridge_a, ridge_b)
+        total = moments.total
+        _check_solution(total, proj_a, proj_b, rho, ridge_a, ridge_b)
+        class_rho = vars(model).get("class_correlations_")
+        if isinstance(class_rho, np.ndarray):  # the class map (weights="auto") likewise
+            k_c = class_rho.shape[0]
+            _check_solution(
+                total,
+                _array(model, "class_projection_a_", (da, k_c)),
+                _array(model, "class_projection_b_", (db, k_c)),
+                class_rho,
+                *model.class_ridge_,
+            )
 
 
 def _shifted(cov: np.ndarray, relative_ridge: float) -> np.ndarray:

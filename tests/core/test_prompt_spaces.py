@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 from test_edited_model_files import _header, _rewrite
 
 import csa
@@ -32,17 +33,25 @@ def _class_captions(n=400, classes=8, seed=50):
     return images, captions[labels], captions
 
 
-def test_a_side_of_repeated_class_captions_is_scored_in_the_shared_space():
+def test_a_side_of_repeated_class_captions_is_scored_as_the_papers_csa():
     images, b, captions = _class_captions()
     model = csa.CSA().fit(images, b)
     assert model.prompt_spaces_ == ("a",)  # images are distinct rows; captions repeat
     scores = zero_shot_scores(model, images[:50], captions)
-    # The shared canonical space with equal weights: the design's formula with w = 1.
-    np.testing.assert_allclose(scores, csa_scores_by_hand(model, images[:50], captions), atol=1e-9)
-    assert (
-        "repeats a few captions"
-        in model.cv_results_["maps"]["zero-shot with class prompts on side b"]
+    # The class map is the paper's CSA fitted on the same pairs, its own choice and all.
+    paper = csa.CSA(weights="canonical").fit(images, b)
+    np.testing.assert_allclose(scores, paper.similarity(images[:50], captions), atol=1e-9)
+    np.testing.assert_allclose(scores, csa_scores_by_hand(paper, images[:50], captions), atol=1e-9)
+    assert model.class_ridge_ == paper.ridge_ and model.class_sim_dim_ == paper.sim_dim_
+    # Retrieval and pair scores keep the equal-weight shared space.
+    np.testing.assert_allclose(
+        model.similarity(images[:5], b[:5]),
+        csa.CCA().fit(images, b).similarity(images[:5], b[:5]),
+        atol=1e-9,
     )
+    maps = model.cv_results_["maps"]
+    assert "repeats a few captions" in maps["zero-shot with class prompts on side b"]
+    assert model.cv_results_["class_map"]["chosen"]["sim_dim"] == paper.sim_dim_
 
 
 def test_a_side_of_distinct_rows_is_scored_in_its_own_space():
@@ -90,6 +99,28 @@ def test_the_choice_survives_a_save_and_an_edit_is_refused(tmp_path):
     _rewrite(path, header={"scalars": json.dumps(scalars)})
     with pytest.raises(csa.ModelFileError, match="prompt_spaces_"):
         csa.load(path)
+    path = model.save(tmp_path / "m2.csa")
+    scalars = _header(path, "scalars")
+    scalars["class_sim_dim_"] = 10_000
+    _rewrite(path, header={"scalars": json.dumps(scalars)})
+    with pytest.raises(csa.ModelFileError, match="class_sim_dim_"):
+        csa.load(path)
+
+
+def test_a_file_without_the_class_map_scores_in_the_shared_space(tmp_path):
+    images, b, captions = _class_captions()
+    model = csa.CSA().fit(images, b)
+    path = model.save(tmp_path / "m.csa")
+    scalars = _header(path, "scalars")
+    del scalars["class_ridge_"], scalars["class_sim_dim_"]
+    drop = ("class_projection_a", "class_projection_b", "class_correlations")
+    _rewrite(path, header={"scalars": json.dumps(scalars)}, drop=drop)
+    loaded = csa.load(path)
+    np.testing.assert_allclose(
+        zero_shot_scores(loaded, images[:20], captions),
+        csa_scores_by_hand(loaded, images[:20], captions),
+        atol=1e-9,
+    )
 
 
 def test_a_file_written_before_the_rule_keeps_its_prompt_maps(tmp_path):
@@ -99,3 +130,12 @@ def test_a_file_written_before_the_rule_keeps_its_prompt_maps(tmp_path):
     del scalars["prompt_spaces_"]
     _rewrite(path, header={"scalars": json.dumps(scalars)})
     assert csa.load(path).prompt_spaces_ == ("a", "b")
+
+
+def test_a_class_map_that_does_not_belong_to_the_moments_is_refused(tmp_path):
+    images, b, _ = _class_captions()
+    path = csa.CSA().fit(images, b).save(tmp_path / "m.csa", keep_moments=True)
+    stored = load_file(str(path))["class_projection_a"]
+    _rewrite(path, arrays={"class_projection_a": stored * 1.01})
+    with pytest.raises(csa.ModelFileError, match="whiten"):
+        csa.load(path)
