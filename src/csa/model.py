@@ -619,9 +619,10 @@ class CSA(MomentModel):
         the other side mapped there by the canonical regression
         ``(C + r mu I) projection diag(rho)``, so prompts unlike the training captions
         are not distorted by whitening; where the prompts' side repeats a few class
-        captions (its rank at most half of what its rows could span), the shared space
-        is that side's class discriminant and is kept (``prompt_spaces_``,
-        :func:`csa.selection.prompt_spaces`). ``"canonical"`` is CSA as the paper defines it:
+        captions (its rank at most half of what its rows could span), a shared space is
+        that side's class discriminant, and its prompts are scored by a second map, the
+        paper's CSA with its own ridges and ``sim_dim`` (``prompt_spaces_``,
+        ``class_projection_a_``..., :func:`csa.selection.prompt_spaces`). ``"canonical"`` is CSA as the paper defines it:
         each dimension weighted by its canonical correlation on the training pairs, the
         ridges chosen for that score, one map for every question; ``"heldout"`` weights
         by the mean correlation on the held-out folds.
@@ -645,7 +646,9 @@ class CSA(MomentModel):
     ridge_ : the relative ridges used; sim_dim_ : default dimensions of a score.
     cv_results_ : the held-out search, or None. n_components_ : k. n_pairs_seen_.
     lift_a_, lift_b_, prompt_spaces_ : with ``weights="auto"``, the prompt maps and the
-        sides whose class prompts are scored in their own space.
+        sides whose class prompts are scored in their own space; class_projection_a_,
+        class_projection_b_, class_correlations_, class_ridge_, class_sim_dim_: the class
+        map, where a side repeats a few class captions.
     moments_ : the per-fold moments (None on a model loaded from a slim file).
 
     Examples

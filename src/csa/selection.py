@@ -580,10 +580,11 @@ def prompt_spaces(moments: PairMoments, rank_a: int, rank_b: int) -> tuple[str, 
     titles) are distorted by the caption side's whitening, and the canonical regression
     into the prompts' own space won there (.255 against .126 top-1 at 4,169 pairs). Where
     a side's training rows are themselves a few class captions repeated (Fashion-MNIST's
-    10, 30 spoken words, 11 appliances), the shared canonical space is the discriminant
-    of exactly those classes, and it won (.708 against .693 at 100 pairs; spoken words
-    .872 against .849 at 90). Such a side is recognised by its rank: at most half of
-    what its rows could span, ``min(width, n - 1)``.
+    10, 30 spoken words, 11 appliances), a shared canonical space is the discriminant of
+    exactly those classes, and it won (equal weights .708 against .693 at 100 pairs;
+    spoken words .872 against .849 at 90; the paper's correlation-weighted CSA, which
+    such a side gets as its class map, .722 and .889). Such a side is recognised by its
+    rank: at most half of what its rows could span, ``min(width, n - 1)``.
     """
     spaces = []
     for side, rank, width in (("a", rank_a, moments.dim_a), ("b", rank_b, moments.dim_b)):
