@@ -622,10 +622,11 @@ class CSA(MomentModel):
         captions (its rank at most half of what its rows could span), a shared space is
         that side's class discriminant, and its prompts are scored by a second map, the
         paper's CSA with its own ridges and ``sim_dim`` (``prompt_spaces_``,
-        ``class_projection_a_``..., :func:`csa.selection.prompt_spaces`). ``"canonical"`` is CSA as the paper defines it:
-        each dimension weighted by its canonical correlation on the training pairs, the
-        ridges chosen for that score, one map for every question; ``"heldout"`` weights
-        by the mean correlation on the held-out folds.
+        ``class_projection_a_``..., :func:`csa.selection.prompt_spaces`).
+        ``"canonical"`` is CSA as the paper defines it: each dimension weighted by its
+        canonical correlation on the training pairs, the ridges chosen for that score,
+        one map for every question; ``"heldout"`` weights by the mean correlation on the
+        held-out folds.
     n_folds:
         Folds that rows are dealt to for the held-out choices (memory n_folds x d^2).
     chunk_size:
