@@ -312,6 +312,31 @@ class PairedModel(ABC):
         return model
 
 
+def _restored_correlations(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """A file's canonical correlations, checked: a (k,) array descending within [0, 1]."""
+    rho = arrays[name]
+    if rho.ndim != 1 or rho.shape[0] < 1:
+        raise ModelFileError(f"{name} has shape {rho.shape}: not (k,)")
+    if np.any(rho < 0) or np.any(rho > 1 + 1e-9) or np.any(np.diff(rho) > 1e-12):
+        raise ModelFileError(f"{name} must descend within [0, 1]")
+    return rho
+
+
+def _restored_choice(scalars: dict[str, Any], prefix: str, k: int) -> tuple[tuple, int]:
+    """A file's ``{prefix}ridge_`` (a pair of numbers >= 0) and ``{prefix}sim_dim_`` (1..k)."""
+    ridge, sim_dim = scalars.get(f"{prefix}ridge_"), scalars.get(f"{prefix}sim_dim_")
+    if not (
+        isinstance(ridge, list)
+        and len(ridge) == 2
+        and all(isinstance(r, int | float) and not isinstance(r, bool) for r in ridge)
+        and all(np.isfinite(r) and r >= 0 for r in ridge)
+    ):
+        raise ModelFileError(f"the file's {prefix}ridge_ {ridge!r} is not a pair of numbers >= 0")
+    if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
+        raise ModelFileError(f"the file's {prefix}sim_dim_ {sim_dim!r} is not in 1..{k}")
+    return (float(ridge[0]), float(ridge[1])), sim_dim
+
+
 def _checked_prompts(prompts: Any) -> str | None:
     if prompts not in (None, "a", "b"):
         raise ParameterError(
@@ -909,29 +934,15 @@ class CSA(MomentModel):
     def _restore_solution(
         self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], dim_a: int, dim_b: int
     ) -> dict[str, Any]:
-        rho = arrays["canonical_correlations"]
-        if rho.ndim != 1 or rho.shape[0] < 1:
-            raise ModelFileError(f"canonical_correlations has shape {rho.shape}: not (k,)")
+        rho = _restored_correlations(arrays, "canonical_correlations")
         k = int(rho.shape[0])
-        if np.any(rho < 0) or np.any(rho > 1 + 1e-9) or np.any(np.diff(rho) > 1e-12):
-            raise ModelFileError("canonical_correlations must descend within [0, 1]")
         weights = expect_shape(arrays, "weights", (k,))
         if not self._weights_match(weights, rho):
             raise ModelFileError(
                 f"weights do not match what {type(self).__name__} with "
                 f"weights={getattr(self, 'weights', 'equal')!r} derives from the correlations"
             )
-        ridge = scalars.get("ridge_")
-        sim_dim = scalars.get("sim_dim_")
-        if not (
-            isinstance(ridge, list)
-            and len(ridge) == 2
-            and all(isinstance(r, int | float) and not isinstance(r, bool) for r in ridge)
-            and all(np.isfinite(r) and r >= 0 for r in ridge)
-        ):
-            raise ModelFileError(f"the file's ridge_ {ridge!r} is not a pair of numbers >= 0")
-        if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
-            raise ModelFileError(f"the file's sim_dim_ {sim_dim!r} is not in 1..{k}")
+        ridge, sim_dim = _restored_choice(scalars, "", k)
         # Files written before the rule scored every side's prompts in their own space.
         spaces = scalars.get("prompt_spaces_", ["a", "b"])
         if not (
@@ -947,7 +958,7 @@ class CSA(MomentModel):
             "projection_b_": expect_shape(arrays, "projection_b", (dim_b, k)),
             "canonical_correlations_": rho,
             "weights_": weights,
-            "ridge_": (float(ridge[0]), float(ridge[1])),
+            "ridge_": ridge,
             "sim_dim_": sim_dim,
             "n_components_": k,
             "cv_results_": None,
@@ -967,27 +978,14 @@ class CSA(MomentModel):
         """The class map's arrays and scalars from a file, checked; {} where it has none."""
         if "class_correlations" not in arrays or not self.maps_prompts:
             return {}
-        rho = arrays["class_correlations"]
-        if rho.ndim != 1 or rho.shape[0] < 1:
-            raise ModelFileError(f"class_correlations has shape {rho.shape}: not (k,)")
+        rho = _restored_correlations(arrays, "class_correlations")
         k = int(rho.shape[0])
-        if np.any(rho < 0) or np.any(rho > 1 + 1e-9) or np.any(np.diff(rho) > 1e-12):
-            raise ModelFileError("class_correlations must descend within [0, 1]")
-        ridge, sim_dim = scalars.get("class_ridge_"), scalars.get("class_sim_dim_")
-        if not (
-            isinstance(ridge, list)
-            and len(ridge) == 2
-            and all(isinstance(r, int | float) and not isinstance(r, bool) for r in ridge)
-            and all(np.isfinite(r) and r >= 0 for r in ridge)
-        ):
-            raise ModelFileError(f"the file's class_ridge_ {ridge!r} is not a pair of numbers >= 0")
-        if isinstance(sim_dim, bool) or not isinstance(sim_dim, int) or not 1 <= sim_dim <= k:
-            raise ModelFileError(f"the file's class_sim_dim_ {sim_dim!r} is not in 1..{k}")
+        ridge, sim_dim = _restored_choice(scalars, "class_", k)
         return {
             "class_projection_a_": expect_shape(arrays, "class_projection_a", (dim_a, k)),
             "class_projection_b_": expect_shape(arrays, "class_projection_b", (dim_b, k)),
             "class_correlations_": rho,
-            "class_ridge_": (float(ridge[0]), float(ridge[1])),
+            "class_ridge_": ridge,
             "class_sim_dim_": sim_dim,
         }
 
