@@ -188,17 +188,19 @@ class _HeldOutFold:
         # smaller side's singular vectors are formed; the other side's coordinates,
         # diag(1/rho) v' M' S H for M = S X S', come from X' (or X) times the factor,
         # which skips the d_large x d_small x k product of forming its vectors.
-        inverse = (1.0 / rho[:k]).astype(dtype)[:, None]
-        if tall:  # small = side b's vectors
-            weighted = scale_b[:, None] * small[:, :k]
-            coords_b = matmul(weighted, self.held_b, trans_x=True)
-            through = matmul(self.cross, (scale_a**2)[:, None] * self.held_a, trans_x=True)
-            coords_a = inverse * matmul(weighted, through, trans_x=True)
-        else:  # small = side a's vectors
-            weighted = scale_a[:, None] * small[:, :k]
-            coords_a = matmul(weighted, self.held_a, trans_x=True)
-            through = matmul(self.cross, (scale_b**2)[:, None] * self.held_b)
-            coords_b = inverse * matmul(weighted, through, trans_x=True)
+        # ``tall``: side b is the smaller one; otherwise side a, and X is read transposed.
+        cross, (s_small, h_small), (s_large, h_large) = (
+            (self.cross, (scale_b, self.held_b), (scale_a, self.held_a))
+            if tall
+            else (self.cross.T, (scale_a, self.held_a), (scale_b, self.held_b))
+        )
+        weighted = s_small[:, None] * small[:, :k]
+        coords_small = matmul(weighted, h_small, trans_x=True)
+        through = matmul(cross, (s_large**2)[:, None] * h_large, trans_x=True)
+        coords_large = (1.0 / rho[:k]).astype(dtype)[:, None] * matmul(
+            weighted, through, trans_x=True
+        )
+        coords_a, coords_b = (coords_large, coords_small) if tall else (coords_small, coords_large)
         c_ab = np.sum(coords_a * coords_b, axis=1, dtype=np.float64)
         c_aa = np.sum(coords_a * coords_a, axis=1, dtype=np.float64)
         c_bb = np.sum(coords_b * coords_b, axis=1, dtype=np.float64)
@@ -358,9 +360,7 @@ def _run_search(
 
 def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec) -> FoldSelection:
     """The search :func:`select_on_folds` describes, counting its solves on ``bar``."""
-    equal_weights, tune_a, tune_b, fixed, grid = (
-        spec.equal_weights, spec.tune_a, spec.tune_b, spec.fixed, spec.grid
-    )  # fmt: skip
+    grid = spec.grid
     length = max(fold.cap for fold in held)
     curves: dict[tuple[float, float], np.ndarray] = {}
     per_fold: dict[tuple[float, float], np.ndarray] = {}
@@ -379,7 +379,7 @@ def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec)
                     rows.append(np.full(length, -np.inf))
                     continue
                 rho, heldout, spread = evaluated
-                weights = np.ones_like(rho) if equal_weights else rho
+                weights = np.ones_like(rho) if spec.equal_weights else rho
                 rows.append(_padded(separation_curve(weights, heldout, spread), length))
             per_fold[key] = np.vstack(rows)
             curves[key] = per_fold[key].mean(axis=0)
@@ -390,7 +390,10 @@ def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec)
         return new > old + 1e-6 * abs(old)
 
     def pair(value_a: float, value_b: float) -> tuple[float, float]:
-        return (value_a if tune_a else fixed[0], value_b if tune_b else fixed[1])
+        return (
+            value_a if spec.tune_a else spec.fixed[0],
+            value_b if spec.tune_b else spec.fixed[1],
+        )
 
     # Both ridges together: from the middle of the grid, down while that improves, else
     # up while that does. On every fit measured the separation rises then falls along
@@ -410,7 +413,7 @@ def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec)
         if better(candidate, best):
             best = candidate
     for side in ("a", "b"):
-        if not (tune_a if side == "a" else tune_b):
+        if not (spec.tune_a if side == "a" else spec.tune_b):
             continue
         for factor in (0.1, 10.0):
             candidate = (best[0] * factor, best[1]) if side == "a" else (best[0], best[1] * factor)
