@@ -39,6 +39,7 @@ from csa.modelfile import MODEL_CLASSES, read, write
 from csa.moments import N_FOLDS, FoldMoments, MomentAccumulator, PairMoments
 from csa.selection import (
     RIDGE_WORDS,
+    HeldOutFolds,
     checked_sim_dim,
     choose_cca,
     choose_sim_dim,
@@ -738,12 +739,14 @@ class CSA(MomentModel):
     def _solve(self, moments: FoldMoments) -> dict[str, Any]:
         """Choose the hyperparameters, solve once on every fold, derive the score."""
         weighting = self._weighting()
+        prepared = HeldOutFolds(moments)  # shared with the class map's search, if any
         choice = choose_cca(
             moments,
             ridge=self.ridge,
             sim_dim=self.sim_dim,
             weighting=weighting,
             model=type(self).__name__,
+            prepared=prepared,
         )
         total = moments.total
         solution = solve_cca(total, *choice.ridges)
@@ -762,14 +765,16 @@ class CSA(MomentModel):
         if self.maps_prompts:
             fitted["prompt_spaces_"] = prompt_spaces(total, solution.rank_a, solution.rank_b)
             if len(fitted["prompt_spaces_"]) < 2:
-                class_map, class_search = self._class_map(moments, total)
+                class_map, class_search = self._class_map(moments, total, prepared)
                 fitted.update(class_map)
         fitted["cv_results_"] = self._report(choice, fitted.get("prompt_spaces_", ()))
         if fitted["cv_results_"] is not None and class_search is not None:
             fitted["cv_results_"]["class_map"] = class_search.results()
         return fitted
 
-    def _class_map(self, moments: FoldMoments, total: PairMoments) -> tuple[dict[str, Any], Any]:
+    def _class_map(
+        self, moments: FoldMoments, total: PairMoments, prepared: HeldOutFolds
+    ) -> tuple[dict[str, Any], Any]:
         """The map for class prompts on a side that repeats a few class captions.
 
         There the paper's CSA won: dimensions weighted by their canonical correlations,
@@ -786,6 +791,7 @@ class CSA(MomentModel):
                 sim_dim=self.sim_dim,
                 weighting="canonical",
                 model=type(self).__name__,
+                prepared=prepared,
             )
             solution = solve_cca(total, *choice.ridges)
         k = int(solution.correlations.shape[0])

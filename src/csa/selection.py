@@ -272,6 +272,33 @@ def _usable_folds(folds: FoldMoments) -> list[int]:
     return list(range(folds.n_folds))
 
 
+class HeldOutFolds:
+    """Every fold's rotated training spectra and held-out factor, built once per precision.
+
+    The rotations cost one eigensolve per side per fold, most of a search at a few
+    thousand pairs; they depend on the moments alone, not on the weighting searched for,
+    so a fit that searches twice (CSA's class map) shares them. Kept for one fit only.
+    """
+
+    def __init__(self, folds: FoldMoments) -> None:
+        self.folds = folds
+        self._built: dict[np.dtype, list[_HeldOutFold]] = {}
+
+    def get(self, dtype: Any, bar: ProgressBar) -> list[_HeldOutFold]:
+        """The folds at ``dtype``, rotated now or on an earlier call (one bar unit each)."""
+        key = np.dtype(dtype)
+        if key not in self._built:
+            total = self.folds.total
+            held = []
+            for k in range(self.folds.n_folds):
+                held.append(_HeldOutFold(self.folds.training(k, total), self.folds.folds[k], key))
+                bar.advance()
+            self._built[key] = held
+        else:
+            bar.advance(len(self._built[key]))
+        return self._built[key]
+
+
 def select_on_folds(
     folds: FoldMoments,
     *,
@@ -280,6 +307,7 @@ def select_on_folds(
     tune_b: bool = True,
     fixed: tuple[float, float] = (0.0, 0.0),
     grid: Sequence[float] = RIDGE_GRID,
+    prepared: HeldOutFolds | None = None,
 ) -> FoldSelection:
     """Choose the relative ridges (where ``tune_a``/``tune_b``; else ``fixed``) and ``sim_dim``.
 
@@ -296,17 +324,18 @@ def select_on_folds(
     eigensolves and products) wherever float32 resolves the ridges it meets: each
     ridge at least :data:`FLOAT32_RIDGE_ULPS` float32 units of the side's largest
     variance. A search whose choice, or a fixed ridge, falls below that reruns in float64.
+    ``prepared`` shares the folds' rotations with another search of the same moments.
     """
-    usable = _usable_folds(folds)
-    total = folds.total
+    _usable_folds(folds)
+    prepared = HeldOutFolds(folds) if prepared is None else prepared
     spec = _SearchSpec(equal_weights, tune_a, tune_b, fixed, tuple(grid))
-    floors = float32_ridge_floors(total)
+    floors = float32_ridge_floors(folds.total)
     fixed_resolved = all(tuned or fixed[i] >= floors[i] for i, tuned in enumerate((tune_a, tune_b)))
     if fixed_resolved:
-        selection = _run_search(folds, total, usable, np.float32, spec)
+        selection = _run_search(prepared, np.float32, spec)
         if selection.ridge_a >= floors[0] and selection.ridge_b >= floors[1]:
             return selection
-    return _run_search(folds, total, usable, np.float64, spec)
+    return _run_search(prepared, np.float64, spec)
 
 
 @dataclass(frozen=True)
@@ -342,20 +371,15 @@ def float32_ridge_floors(moments: PairMoments) -> tuple[float, float]:
     return floors[0], floors[1]
 
 
-def _run_search(
-    folds: FoldMoments, total: PairMoments, usable: list[int], dtype: Any, spec: _SearchSpec
-) -> FoldSelection:
+def _run_search(prepared: HeldOutFolds, dtype: Any, spec: _SearchSpec) -> FoldSelection:
     """Rotate every fold once, then search; the progress bar counts both (a wait a
     person sees: seconds at a few thousand pairs of wide embeddings)."""
     # One unit per fold rotated and per fold solved at a candidate; the walk along the
     # grid usually stops early, so the total is a bound and the bar may end short of it.
     n_candidates = len(spec.grid) + 2 + 2 * (int(spec.tune_a) + int(spec.tune_b))
-    with ProgressBar(len(usable) * (1 + n_candidates), "choosing ridges", unit="solve") as bar:
-        held = []
-        for k in usable:
-            held.append(_HeldOutFold(folds.training(k, total), folds.folds[k], dtype))
-            bar.advance()
-        return _search_folds(held, bar, spec)
+    n_folds = prepared.folds.n_folds
+    with ProgressBar(n_folds * (1 + n_candidates), "choosing ridges", unit="solve") as bar:
+        return _search_folds(prepared.get(dtype, bar), bar, spec)
 
 
 def _search_folds(held: list[_HeldOutFold], bar: ProgressBar, spec: _SearchSpec) -> FoldSelection:
@@ -499,13 +523,20 @@ class CCAChoice:
 
 
 def choose_cca(
-    moments: FoldMoments, *, ridge: Any, sim_dim: Any, weighting: str, model: str
+    moments: FoldMoments,
+    *,
+    ridge: Any,
+    sim_dim: Any,
+    weighting: str,
+    model: str,
+    prepared: HeldOutFolds | None = None,
 ) -> CCAChoice:
     """The ridges for a CSA (``weighting`` "canonical" or "heldout") or CCA ("equal") fit.
 
     A search runs when a ridge or ``sim_dim`` is "auto" or the weights are held-out
     correlations; when the folds cannot support it, "auto" falls back to OAS with a
-    :class:`~csa.errors.WeakFitWarning`.
+    :class:`~csa.errors.WeakFitWarning`. ``prepared`` shares the folds' rotations with
+    another choice on the same moments.
     """
     (spec_a, spec_b), fixed = resolve_ridges(ridge, moments)
     if "auto" not in (spec_a, spec_b, sim_dim) and weighting != "heldout":
@@ -520,6 +551,7 @@ def choose_cca(
                 tune_a=spec_a == "auto",
                 tune_b=spec_b == "auto",
                 fixed=fixed,
+                prepared=prepared,
             )
             return CCAChoice(ridges=(selection.ridge_a, selection.ridge_b), selection=selection)
         except RankDeficientError as exc:

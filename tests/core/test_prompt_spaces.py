@@ -139,3 +139,22 @@ def test_a_class_map_that_does_not_belong_to_the_moments_is_refused(tmp_path):
     _rewrite(path, arrays={"class_projection_a": stored * 1.01})
     with pytest.raises(csa.ModelFileError, match="whiten"):
         csa.load(path)
+
+
+def test_the_class_maps_search_reuses_the_folds_rotations(monkeypatch):
+    """Both searches of one fit read the same rotated folds: one eigensolve per side, fold
+    and precision, not two."""
+    import csa.selection as selection
+
+    built = []
+
+    class Counted(selection._HeldOutFold):
+        def __init__(self, train, held, dtype=np.float64):
+            built.append(np.dtype(dtype))
+            super().__init__(train, held, dtype)
+
+    monkeypatch.setattr(selection, "_HeldOutFold", Counted)
+    images, b, _ = _class_captions()
+    model = csa.CSA().fit(images, b)
+    assert "class_map" in model.cv_results_  # two searches ran
+    assert built and all(built.count(dtype) == 5 for dtype in set(built))

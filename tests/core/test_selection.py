@@ -220,6 +220,9 @@ def test_training_moments_by_downdate_equal_the_merge_of_the_other_folds():
             np.testing.assert_allclose(getattr(down, name), ref, atol=1e-9 * np.abs(ref).max())
 
 
+DTYPES = (np.float32, np.float64)
+
+
 def test_float32_search_chooses_as_the_float64_search():
     """The search runs in float32 where float32 resolves its ridges; it must make the
     float64 search's choices, with curves equal to float32 round-off."""
@@ -227,17 +230,9 @@ def test_float32_search_chooses_as_the_float64_search():
 
     a, b = known_cca_pairs(600, (0.9, 0.7, 0.5, 0.3), dim_a=80, dim_b=50, seed=13)
     folds = moments_of(a, b, n_folds=5)
-    usable, total = list(range(5)), folds.total
-    runs = {
-        dtype: selection._run_search(
-            folds,
-            total,
-            usable,
-            dtype,
-            selection._SearchSpec(True, True, True, (0.0, 0.0), selection.RIDGE_GRID),
-        )
-        for dtype in (np.float32, np.float64)
-    }
+    prepared = selection.HeldOutFolds(folds)
+    spec = selection._SearchSpec(True, True, True, (0.0, 0.0), selection.RIDGE_GRID)
+    runs = {dtype: selection._run_search(prepared, dtype, spec) for dtype in DTYPES}
     low, high = runs[np.float32], runs[np.float64]
     assert (low.ridge_a, low.ridge_b, low.sim_dim) == (high.ridge_a, high.ridge_b, high.sim_dim)
     for key, curve in high.curves.items():
@@ -252,9 +247,9 @@ def test_a_ridge_below_float32_resolution_is_searched_in_float64(monkeypatch):
     seen = []
     original = selection._run_search
 
-    def spy(folds, total, usable, dtype, *rest):
+    def spy(prepared, dtype, spec):
         seen.append(np.dtype(dtype))
-        return original(folds, total, usable, dtype, *rest)
+        return original(prepared, dtype, spec)
 
     monkeypatch.setattr(selection, "_run_search", spy)
     # Few noisy pairs for their width: a ridge far above float32's resolution is chosen.
