@@ -14,12 +14,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from csa.datasets.base import PairedDataset
 from csa.errors import DatasetError
+from csa.plugins import run_registration_hooks
 
 Loader = Callable[..., PairedDataset]
 
@@ -81,20 +81,7 @@ def _run_plugins() -> None:
     A plugin that fails to load costs its own data sets, not everyone's: it is reported
     as a warning naming the plugin, and the other names stay usable.
     """
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            hook = ep.load()
-            if not callable(hook):
-                raise DatasetError(f"{ep.value} is not a function")
-            hook()
-        except Exception as exc:
-            warnings.warn(
-                f"the data sets of plugin {ep.name!r} ({ep.value}) are unavailable: {exc}",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+    run_registration_hooks(ENTRY_POINT_GROUP, "data sets", stacklevel=4)
 
 
 def _ensure_ready() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 from csa.encoders.base import Encoder, RegistryNamed
 from csa.encoders.names import format_name, parse_name
 from csa.errors import EncoderError
+from csa.plugins import run_registration_hooks
 
 EncoderFactory = Callable[..., Encoder]
 
@@ -111,20 +111,7 @@ def _load_plugins() -> None:
         if _plugins_done:
             return
         _plugins_done = True  # set first: a plugin's register() calls must not come back here
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                hook = ep.load()
-                if not callable(hook):
-                    raise EncoderError(f"{ep.value} is not a function")
-                hook()
-            except Exception as exc:
-                warnings.warn(
-                    f"the encoders of plugin {ep.name!r} ({ep.value}) are unavailable: {exc}",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+        run_registration_hooks(ENTRY_POINT_GROUP, "encoders", stacklevel=3)
 
 
 def _display(name: str) -> str:
