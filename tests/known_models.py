@@ -153,6 +153,16 @@ class TableEncoder(BatchedEncoder):
         return np.stack([self._vectors[str(item)] for item in batch])
 
 
+class FeatureEncoder:
+    """An encoder whose items already are feature vectors: no model to load, any width."""
+
+    def __init__(self, name: str, dim: int) -> None:
+        self.name, self.dim = name, dim
+
+    def encode(self, items: Any, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return np.asarray(items, dtype=np.float32)
+
+
 def prompt_scores_by_hand(model: Any, a: np.ndarray, prompts: np.ndarray) -> np.ndarray:
     """The task-aware CSA's zero-shot score of inputs ``a`` against class ``prompts`` on side
     b, from the fitted attributes: the cosine, in side b's centred space, between each

@@ -18,6 +18,7 @@ from safetensors.numpy import load_file, save_file
 
 import csa
 from csa.modelfile import _digest
+from known_models import FeatureEncoder
 from synthetic import known_cca_pairs
 
 
@@ -205,20 +206,12 @@ def test_saving_metadata_with_nan_is_refused_by_name(pairs, tmp_path):
 
 
 # ---- the one object's record -----------------------------------------------------------
-class _Features:
-    """An encoder of items that already are feature vectors (no model to load)."""
-
-    def __init__(self, name, dim):
-        self.name, self.dim = name, dim
-
-    def encode(self, items, batch_size=32, show_progress=False):
-        return np.asarray(items, dtype=np.float32)
-
-
 @pytest.fixture()
 def one_object(pairs, tmp_path):
     a, b = pairs
-    encoder = csa.MultimodalEncoder(_Features("fa", a.shape[1]), _Features("fb", b.shape[1]))
+    encoder = csa.MultimodalEncoder(
+        FeatureEncoder("fa", a.shape[1]), FeatureEncoder("fb", b.shape[1])
+    )
     path = encoder.fit_features(a, b, held_out=0.2).save(tmp_path / "one.csa")
     csa.MultimodalEncoder.load(path)  # as written, it loads
     return path

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import csa
+from known_models import FeatureEncoder
 from synthetic import known_cca_pairs
 
 
@@ -33,19 +34,11 @@ def test_a_tiny_ridge_on_collinear_float32_never_gives_correlations_above_one(tm
     csa.load(model.save(tmp_path / "m.csa"))  # and what a fit saves, a load accepts
 
 
-class _Features:
-    def __init__(self, name, dim):
-        self.name, self.dim = name, dim
-
-    def encode(self, items, batch_size=32, show_progress=False):
-        return np.asarray(items, dtype=np.float32)
-
-
 @pytest.fixture()
 def one_object(pairs):
     a, b = pairs
     encoder = csa.MultimodalEncoder(
-        _Features("fa", a.shape[1]), _Features("fb", b.shape[1]), use_cache=False
+        FeatureEncoder("fa", a.shape[1]), FeatureEncoder("fb", b.shape[1]), use_cache=False
     )
     return encoder.fit_features(a, b, held_out=0.2)
 
