@@ -127,20 +127,56 @@ class FoldSelection:
         }
 
 
-def _unit_scale(train: PairMoments, held: PairMoments) -> tuple[tuple, tuple]:
+def _unit_scale(
+    train: PairMoments, held: PairMoments, dtype: Any = np.float64
+) -> tuple[tuple, np.ndarray]:
     """Training covariances and held-out second moments with each side's mean variance 1.
 
     Relative ridges then add plain multiples of I, and no product of the search
-    overflows or underflows, however the features are scaled.
+    overflows or underflows, however the features are scaled. The held-out moments are
+    taken about the training means (new rows are centred with the model's means) and
+    returned as one joint matrix ``[[S_aa, S_ab], [S_ba, S_bb]]``. Every matrix is
+    written once, at ``dtype``, from the float64 comoments: these d x d passes were a
+    tenth of a search at a few thousand pairs.
     """
-    cov_aa, cov_bb, cov_ab = train.covariances()
-    mu_a = float(np.trace(cov_aa)) / train.dim_a
-    mu_b = float(np.trace(cov_bb)) / train.dim_b
+    d_a = train.dim_a
+    mu_a = float(np.trace(train.comoment_aa)) / (train.n * d_a)
+    mu_b = float(np.trace(train.comoment_bb)) / (train.n * train.dim_b)
     if not (mu_a > 0 and mu_b > 0):
         raise RankDeficientError("a side is constant on the training folds: nothing to select")
-    s_aa, s_bb, s_ab = held.about(train.mean_a, train.mean_b)
-    cross = np.sqrt(mu_a) * np.sqrt(mu_b)
-    return (cov_aa / mu_a, cov_bb / mu_b, cov_ab / cross), (s_aa / mu_a, s_bb / mu_b, s_ab / cross)
+    dtype = np.dtype(dtype)
+    root_a, root_b = np.sqrt(mu_a), np.sqrt(mu_b)
+    train_scaled = tuple(
+        _scaled(comoment, 1.0 / (train.n * mu), np.empty(comoment.shape, dtype))
+        for comoment, mu in (
+            (train.comoment_aa, mu_a),
+            (train.comoment_bb, mu_b),
+            (train.comoment_ab, root_a * root_b),
+        )
+    )
+    shift_a = ((held.mean_a - train.mean_a) / root_a).astype(dtype)
+    shift_b = ((held.mean_b - train.mean_b) / root_b).astype(dtype)
+    joint = np.empty((d_a + held.dim_b,) * 2, dtype)
+    _scaled(held.comoment_aa, 1.0 / (held.n * mu_a), joint[:d_a, :d_a], (shift_a, shift_a))
+    _scaled(held.comoment_bb, 1.0 / (held.n * mu_b), joint[d_a:, d_a:], (shift_b, shift_b))
+    s_ab = _scaled(
+        held.comoment_ab, 1.0 / (held.n * root_a * root_b), joint[:d_a, d_a:], (shift_a, shift_b)
+    )
+    joint[d_a:, :d_a] = s_ab.T
+    return train_scaled, joint
+
+
+def _scaled(
+    comoment: np.ndarray,
+    scale: float,
+    out: np.ndarray,
+    shift: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``comoment * scale (+ outer(*shift))`` written into ``out`` at its precision."""
+    np.multiply(comoment, scale, out=out, casting="same_kind")
+    if shift is not None:
+        out += np.outer(*shift)
+    return out
 
 
 class _HeldOutFold:
@@ -157,15 +193,13 @@ class _HeldOutFold:
     """
 
     def __init__(self, train: PairMoments, held: PairMoments, dtype: Any = np.float64) -> None:
-        (cov_aa, cov_bb, cov_ab), held_moments = _unit_scale(train, held)
         self.dtype = np.dtype(dtype)
-        cov_aa, cov_bb, cov_ab = (m.astype(self.dtype) for m in (cov_aa, cov_bb, cov_ab))
-        held_moments = tuple(m.astype(self.dtype) for m in held_moments)
+        (cov_aa, cov_bb, cov_ab), joint = _unit_scale(train, held, self.dtype)
         eig_a, vec_a, self.singular_a = range_spectrum(cov_aa, train.n - 1)
         eig_b, vec_b, self.singular_b = range_spectrum(cov_bb, train.n - 1)
         self.eig_a, self.eig_b = eig_a.astype(np.float64), eig_b.astype(np.float64)
         self.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
-        factor_a, factor_b = _joint_factor(*held_moments, rank_bound=held.n)
+        factor_a, factor_b = _joint_factor(joint, train.dim_a, rank_bound=held.n)
         self.held_a = matmul(vec_a, factor_a, trans_x=True)  # (r_a, r): V_a' G_a
         self.held_b = matmul(vec_b, factor_b, trans_x=True)  # (r_b, r): V_b' G_b
         self.cap = min(self.eig_a.shape[0], self.eig_b.shape[0], train.n - 1)
@@ -220,17 +254,15 @@ _NO_SPREAD_RTOL = {4: 1e-6, 8: 1e-12}
 
 
 def _joint_factor(
-    s_aa: np.ndarray, s_bb: np.ndarray, s_ab: np.ndarray, rank_bound: int
+    joint: np.ndarray, d_a: int, rank_bound: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(G_a, G_b)`` with ``[[S_aa, S_ab], [S_ba, S_bb]] = [G_a; G_b] [G_a; G_b]'``.
+    """``(G_a, G_b)`` with ``joint = [[S_aa, S_ab], [S_ba, S_bb]] = [G_a; G_b] [G_a; G_b]'``.
 
     The joint matrix is the average of ``n_h`` outer products, so its rank is at most
     ``rank_bound = n_h``; pivoted Cholesky stops there (beyond, with float32 products,
     only round-off remains) at O(d r^2). Exact where the rank bound holds; a zero
     matrix gives empty factors.
     """
-    d_a = s_aa.shape[0]
-    joint = np.block([[s_aa, s_ab], [s_ab.T, s_bb]])
     lower, pivots, rank = pivoted_cholesky(joint)
     r = min(rank, rank_bound)
     factor = np.zeros((joint.shape[0], r), dtype=joint.dtype)
@@ -482,7 +514,9 @@ def select_linear_map_ridge(
     prepared = []
     for k in usable:
         train = folds.training(k)
-        (cov_aa, _, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, folds.folds[k])
+        (cov_aa, _, cov_ab), joint = _unit_scale(train, folds.folds[k])
+        d_a = train.dim_a
+        s_aa, s_bb, s_ab = joint[:d_a, :d_a], joint[d_a:, d_a:], joint[:d_a, d_a:]
         eig, vec, _ = range_spectrum(cov_aa, train.n - 1)
         rotated_cross = matmul(vec, cov_ab, trans_x=True)  # V' C_ab
         signal = np.sum(rotated_cross * matmul(vec, s_ab, trans_x=True), axis=1)
