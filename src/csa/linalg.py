@@ -78,6 +78,17 @@ def matmul(
     return gemm(1.0, x, y, trans_a=trans_x, trans_b=trans_y)
 
 
+def gram_upper(x: np.ndarray, *, columns: bool) -> np.ndarray:
+    """The upper triangle of ``x' x`` (``columns``) or ``x x'``, by SYRK: half the work
+    of the general product. The strictly lower triangle is zero; LAPACK's symmetric
+    routines asked for the upper triangle never read it."""
+    from scipy.linalg import blas
+
+    (syrk,) = blas.get_blas_funcs(("syrk",), (x,))
+    # x' (Fortran order) is x's memory: op(A) = A' A' ' reads x without a copy.
+    return syrk(1.0, x.T, trans=0 if columns else 1, lower=0)
+
+
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm; all-zero rows stay zero (score 0, never NaN).
 

@@ -51,6 +51,16 @@ def auto_block_rows(dim_a: int, dim_b: int) -> int:
     return max(_MIN_BLOCK_ROWS, _BLOCK_ELEMENTS // max(dim_a + dim_b, 1))
 
 
+def _combined(
+    sign: int, base: np.ndarray, other: np.ndarray, weight: float, u: np.ndarray, v: np.ndarray
+) -> np.ndarray:
+    """``base + sign (other + weight u v')`` in one new matrix and two passes: the d x d
+    comoments are the whole cost of merging moments or taking a part out."""
+    out = np.add(base, other) if sign > 0 else np.subtract(base, other)
+    out += np.outer(sign * weight * u, v)
+    return out
+
+
 @dataclass(frozen=True)
 class PairMoments:
     """Row count, means and centred co-moments (sums, not averages) of paired data.
@@ -116,9 +126,9 @@ class PairMoments:
             n=n,
             mean_a=self.mean_a + delta_a * (other.n / n),
             mean_b=self.mean_b + delta_b * (other.n / n),
-            comoment_aa=self.comoment_aa + other.comoment_aa + weight * np.outer(delta_a, delta_a),
-            comoment_bb=self.comoment_bb + other.comoment_bb + weight * np.outer(delta_b, delta_b),
-            comoment_ab=self.comoment_ab + other.comoment_ab + weight * np.outer(delta_a, delta_b),
+            comoment_aa=_combined(1, self.comoment_aa, other.comoment_aa, weight, delta_a, delta_a),
+            comoment_bb=_combined(1, self.comoment_bb, other.comoment_bb, weight, delta_b, delta_b),
+            comoment_ab=_combined(1, self.comoment_ab, other.comoment_ab, weight, delta_a, delta_b),
         )
 
     def without(self, part: PairMoments) -> PairMoments:
@@ -141,9 +151,9 @@ class PairMoments:
             n=n,
             mean_a=mean_a,
             mean_b=mean_b,
-            comoment_aa=self.comoment_aa - part.comoment_aa - weight * np.outer(delta_a, delta_a),
-            comoment_bb=self.comoment_bb - part.comoment_bb - weight * np.outer(delta_b, delta_b),
-            comoment_ab=self.comoment_ab - part.comoment_ab - weight * np.outer(delta_a, delta_b),
+            comoment_aa=_combined(-1, self.comoment_aa, part.comoment_aa, weight, delta_a, delta_a),
+            comoment_bb=_combined(-1, self.comoment_bb, part.comoment_bb, weight, delta_b, delta_b),
+            comoment_ab=_combined(-1, self.comoment_ab, part.comoment_ab, weight, delta_a, delta_b),
         )
 
     def covariances(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

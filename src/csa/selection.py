@@ -253,9 +253,7 @@ class _HeldOutFold:
 _NO_SPREAD_RTOL = {4: 1e-6, 8: 1e-12}
 
 
-def _joint_factor(
-    joint: np.ndarray, d_a: int, rank_bound: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _joint_factor(joint: np.ndarray, d_a: int, rank_bound: int) -> tuple[np.ndarray, np.ndarray]:
     """``(G_a, G_b)`` with ``joint = [[S_aa, S_ab], [S_ba, S_bb]] = [G_a; G_b] [G_a; G_b]'``.
 
     The joint matrix is the average of ``n_h`` outer products, so its rank is at most

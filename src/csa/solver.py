@@ -27,7 +27,7 @@ import numpy as np
 # scipy.linalg is imported by the functions that use it: a fit needs it, ``import csa``
 # does not (it is most of the import time).
 from csa.errors import RankDeficientError, WeakFitWarning, warn
-from csa.linalg import matmul
+from csa.linalg import gram_upper, matmul
 from csa.moments import PairMoments
 
 # Eigenvalues below this fraction of the largest count as zero when judging rank.
@@ -142,14 +142,14 @@ def gram_pairs(cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     import scipy.linalg
 
     tall = cross.shape[0] >= cross.shape[1]
-    gram = matmul(cross, cross, trans_x=tall, trans_y=not tall)
+    gram = gram_upper(cross, columns=tall)
     if not np.isfinite(gram).all():
         raise RankDeficientError(
             "the whitened cross-covariance is not finite: a side is singular and its ridge "
             "too small to regularise it; use a larger ridge"
         )
     try:
-        eigvals, eigvecs = scipy.linalg.eigh(gram, driver="evd", check_finite=False)
+        eigvals, eigvecs = scipy.linalg.eigh(gram, lower=False, driver="evd", check_finite=False)
     except np.linalg.LinAlgError as exc:  # pragma: no cover - LAPACK failing on finite input
         raise RankDeficientError(f"the canonical decomposition did not converge: {exc}") from exc
     order = np.argsort(eigvals)[::-1]
