@@ -79,7 +79,9 @@ def retrieval(opts: argparse.Namespace) -> list[dict[str, Any]]:
                         warnings.simplefilter("ignore")
                         model = make().fit(a, b)
                     metrics = _retrieval_metrics(model, d, names)
-                    rows.append({"section": section, "n": n, "seed": seed, "method": name, **metrics})
+                    rows.append(
+                        {"section": section, "n": n, "seed": seed, "method": name, **metrics}
+                    )
                 print(f"{section} {n} seed {seed}", flush=True)
     return rows
 
@@ -87,9 +89,9 @@ def retrieval(opts: argparse.Namespace) -> list[dict[str, Any]]:
 def instruments(opts: argparse.Namespace) -> list[dict[str, Any]]:
     """The demo's own data and tasks: ``audio_text._instruments`` with its sweep swapped
     for one that keeps the pool and tasks it is handed."""
-    from csa_demo import audio_text
     from csa.datasets import PairedDataset
     from csa.encoders import get
+    from csa_demo import audio_text
 
     captured: list[tuple] = []
     real_sweep = audio_text.sweep

@@ -556,6 +556,8 @@ def _describe(model: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
     if ridge is not None:
         values = ridge if isinstance(ridge, tuple | list) else (ridge,)
         info["ridge (relative)"] = ", ".join(f"{float(r):.3g}" for r in values)
+    if hasattr(model, "map_choices"):  # printed below the table, a line a question
+        info["which map answers which question"] = model.map_choices()
     if meta is None:
         info["encoders"] = "none recorded (fitted on feature files)"
         return info
@@ -576,10 +578,18 @@ def _describe(model: Any, meta: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _print_info(info: dict[str, Any]) -> None:
+    """A two-column table; a value that is itself a mapping follows it as a titled list,
+    so its long lines neither widen the table nor wrap inside it."""
     table = Table(show_header=False)
+    lists = {key: value for key, value in info.items() if isinstance(value, dict)}
     for key, value in info.items():
-        table.add_row(key, str(value))
+        if key not in lists:
+            table.add_row(key, str(value))
     console.print(table)
+    for title, entries in lists.items():
+        console.print(f"{title}:", highlight=False)
+        for key, value in entries.items():
+            console.print(f"  {key}: {escape(str(value))}", highlight=False, soft_wrap=True)
 
 
 def _open(path: Path) -> tuple[Any, Any | None]:

@@ -767,7 +767,7 @@ class CSA(MomentModel):
             if len(fitted["prompt_spaces_"]) < 2:
                 class_map, class_search = self._class_map(moments, total, prepared)
                 fitted.update(class_map)
-        fitted["cv_results_"] = self._report(choice, fitted.get("prompt_spaces_", ()))
+        fitted["cv_results_"] = self._report(choice, fitted)
         if fitted["cv_results_"] is not None and class_search is not None:
             fitted["cv_results_"]["class_map"] = class_search.results()
         return fitted
@@ -803,28 +803,49 @@ class CSA(MomentModel):
             "class_sim_dim_": choose_sim_dim(self.sim_dim, k, moments, choice.selection),
         }, choice.selection
 
-    def _report(self, choice: Any, spaces: tuple[str, ...]) -> dict[str, Any] | None:
+    def _report(self, choice: Any, fitted: dict[str, Any]) -> dict[str, Any] | None:
         """``cv_results_``: the held-out search, and which map answers which question."""
         if choice.selection is None:
             return None
         results = choice.selection.results()
         results["weighting"] = self._weighting()
-        if self.maps_prompts:
-            own = "the prompts' own space, by canonical regression"
-            shared = (
-                "a second map weighted by canonical correlations, its ridges and sim_dim "
-                "chosen for that score (the paper's CSA; that side repeats a few captions)"
-            )
-            results["maps"] = {
-                "retrieval and pair scores": "shared canonical space, equal weights",
-                **{
-                    f"zero-shot with class prompts on side {side}": (
-                        own if side in spaces else shared
-                    )
-                    for side in ("a", "b")
-                },
-            }
+        results["maps"] = self._describe_maps(fitted)
         return results
+
+    def map_choices(self) -> dict[str, str]:
+        """Which map answers which question, with the numbers that define it.
+
+        The same as ``cv_results_["maps"]``, but read from the fitted attributes, so a
+        loaded model (whose file keeps no search results) says it too; ``csa fit`` and
+        ``csa info`` print it.
+        """
+        self._check_fitted()
+        return self._describe_maps(vars(self))
+
+    def _describe_maps(self, fitted: dict[str, Any]) -> dict[str, str]:
+        weighting = {
+            "equal": "equal weights",
+            "canonical": "weighted by canonical correlations",
+            "heldout": "weighted by held-out correlations",
+        }[self._weighting()]
+        shared = f"shared canonical space, {weighting}, sim_dim {fitted['sim_dim_']}"
+        if not self.maps_prompts:
+            return {"every question": shared}
+        maps = {"retrieval and pair scores": shared}
+        for side in ("a", "b"):
+            question = f"zero-shot, prompts on side {side}"
+            if side in fitted.get("prompt_spaces_", ()):
+                maps[question] = "the prompts' own space, by canonical regression"
+            elif "class_ridge_" in fitted:
+                ridge_a, ridge_b = fitted["class_ridge_"]
+                maps[question] = (
+                    "class map, weighted by canonical correlations (the paper's CSA; side "
+                    f"{side} repeats a few captions), ridge {ridge_a:.3g}, {ridge_b:.3g}, "
+                    f"sim_dim {fitted['class_sim_dim_']}"
+                )
+            else:  # a model file from before the class map
+                maps[question] = shared
+        return maps
 
     @staticmethod
     def _prompt_maps(total: PairMoments, solution: Any) -> dict[str, np.ndarray]:

@@ -75,7 +75,7 @@ def _weighting(model: Any) -> str | None:
         return "equal (plain CCA cosine)"
     if isinstance(model, CSA):
         return {
-            "auto": "equal on the shared space; zero-shot prompts in their own space",
+            "auto": "chosen per question (the map rows below)",
             "canonical": "canonical correlations of the fit pairs",
             "heldout": "mean correlations on held-out folds",
         }.get(model.weights, str(model.weights))
@@ -94,6 +94,8 @@ def fitted_values(model: Any) -> dict[str, Any]:
     weighting = _weighting(model)
     if weighting is not None:
         out["weighting"] = weighting
+    if hasattr(model, "map_choices") and getattr(model, "is_fitted", False):
+        out["maps"] = model.map_choices()
     return out
 
 
@@ -157,6 +159,7 @@ def _map_rows(config: dict[str, Any]) -> list[str]:
     elif "n_pairs_seen" in values:
         rows.append(f"| pairs | {values['n_pairs_seen']} (fitted) |")
     values.pop("n_pairs_seen", None)
+    maps = values.pop("maps", {})
     labels = {
         "ridge": "ridge (relative to each side's mean variance)",
         "sim_dim": "sim_dim (canonical dimensions scored)",
@@ -167,6 +170,7 @@ def _map_rows(config: dict[str, Any]) -> list[str]:
     }
     for key, value in values.items():
         rows.append(f"| {labels.get(key, key)} | {_fmt(value)} |")
+    rows += [f"| map for {question} | {answer} |" for question, answer in maps.items()]
     return rows
 
 

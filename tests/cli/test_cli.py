@@ -73,6 +73,22 @@ def test_fit_with_ridge_pair_and_sim_dim_then_info(pair_files):
     assert model.sim_dim == 3 and model.ridge == (0.1, "auto")
     shown = _run("info", out)
     assert shown.exit_code == 0 and "canonical dims" in shown.output
+    # Which map answers which question, with its sim_dim, as the library reports it.
+    lines = shown.output.splitlines()
+    assert "which map answers which question:" in lines
+    assert "  retrieval and pair scores: shared canonical space, equal weights, sim_dim 3" in lines
+    for side in ("a", "b"):
+        answer = model.map_choices()[f"zero-shot, prompts on side {side}"]
+        assert f"  zero-shot, prompts on side {side}: {answer}" in lines
+
+
+def test_info_of_cca_says_one_map_answers_every_question(pair_files):
+    out = pair_files / "cca.csa"
+    args = ("fit", pair_files / "a.npy", pair_files / "b.npy", "-o", out, "--method", "cca")
+    assert _run(*args).exit_code == 0
+    lines = _run("info", out).output.splitlines()
+    sim_dim = csa.load(out).sim_dim_
+    assert f"  every question: shared canonical space, equal weights, sim_dim {sim_dim}" in lines
 
 
 def test_eval_retrieval_and_detect_write_json(pair_files):

@@ -50,8 +50,27 @@ def test_a_side_of_repeated_class_captions_is_scored_as_the_papers_csa():
         atol=1e-9,
     )
     maps = model.cv_results_["maps"]
-    assert "repeats a few captions" in maps["zero-shot with class prompts on side b"]
+    assert "repeats a few captions" in maps["zero-shot, prompts on side b"]
+    assert f"sim_dim {paper.sim_dim_}" in maps["zero-shot, prompts on side b"]
+    assert maps["zero-shot, prompts on side a"].startswith("the prompts' own space")
+    assert maps["retrieval and pair scores"].endswith(f"equal weights, sim_dim {model.sim_dim_}")
     assert model.cv_results_["class_map"]["chosen"]["sim_dim"] == paper.sim_dim_
+
+
+def test_a_loaded_model_says_which_map_answers_which_question(tmp_path):
+    images, b, _ = _class_captions()
+    model = csa.CSA().fit(images, b)
+    model.save(tmp_path / "m.csa")
+    loaded = csa.load(tmp_path / "m.csa")
+    assert not hasattr(loaded, "cv_results_") or loaded.cv_results_ is None
+    assert loaded.map_choices() == model.map_choices() == model.cv_results_["maps"]
+    paper = csa.CSA(weights="canonical").fit(images, b)
+    assert paper.map_choices() == {
+        "every question": "shared canonical space, weighted by canonical correlations, "
+        f"sim_dim {paper.sim_dim_}"
+    }
+    with pytest.raises(csa.errors.NotFittedError):
+        csa.CSA().map_choices()
 
 
 def test_a_side_of_distinct_rows_is_scored_in_its_own_space():
