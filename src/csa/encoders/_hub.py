@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +23,28 @@ from csa.errors import EncoderError
 PROBE_TIMEOUT_S = 1.5
 _probe_lock = threading.Lock()
 _reachable: dict[str, bool] = {}
+
+
+@contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """Loading a model without transformers' "Loading weights" bar.
+
+    transformers 5 draws a bar over the tensors of every checkpoint it loads: a fraction
+    of a second for the bundled encoders, and in a log or a pipe a stray line before
+    each fit. csa draws its own bars for the waits that last (csa.progress).
+    """
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - the loaders below need transformers anyway
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def hub_offline() -> bool:

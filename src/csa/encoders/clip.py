@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import load_failure
+from csa.encoders._hub import load_failure, quiet_weight_loading
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
 from csa.errors import EncoderError
@@ -45,7 +45,8 @@ def load_clip(
         AutoModel, AutoProcessor = transformers.AutoModel, transformers.AutoProcessor
         try:
             processor = AutoProcessor.from_pretrained(str(model), local_files_only=local_files_only)
-            net = AutoModel.from_pretrained(str(model), local_files_only=local_files_only)
+            with quiet_weight_loading():
+                net = AutoModel.from_pretrained(str(model), local_files_only=local_files_only)
         except Exception as exc:  # OSError offline or for a missing folder, ValueError otherwise
             raise load_failure(
                 "CLIP", str(model), exc, download_hint=f"hf download {model} --local-dir DIR"

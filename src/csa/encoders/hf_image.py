@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import load_failure
+from csa.encoders._hub import load_failure, quiet_weight_loading
 from csa.encoders.base import BatchedEncoder
 from csa.encoders.images import load_image
 from csa.errors import EncoderError
@@ -92,7 +92,8 @@ class HFImageEncoder(BatchedEncoder):
             self._processor = AutoImageProcessor.from_pretrained(
                 self._model_id, local_files_only=local_files_only
             )
-            net = AutoModel.from_pretrained(self._model_id, local_files_only=local_files_only)
+            with quiet_weight_loading():
+                net = AutoModel.from_pretrained(self._model_id, local_files_only=local_files_only)
         except Exception as exc:  # OSError offline, ValueError for unknown architectures
             raise load_failure(
                 "transformers image",

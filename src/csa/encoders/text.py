@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from csa.encoders._hub import hub_access, load_failure
+from csa.encoders._hub import hub_access, load_failure, quiet_weight_loading
 from csa.encoders.base import BatchedEncoder
 from csa.errors import DtypeError, EncoderError
 from csa.extras import require
@@ -97,9 +97,10 @@ class SentenceTransformerEncoder(BatchedEncoder):
                 name += f"@{int(max_seq_length)}"
         self._name = name
         try:
-            self._model = SentenceTransformer(
-                self._model_id, device=device, local_files_only=local_files_only
-            )
+            with quiet_weight_loading():
+                self._model = SentenceTransformer(
+                    self._model_id, device=device, local_files_only=local_files_only
+                )
         except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
             raise load_failure(
                 "sentence-transformers",
