@@ -300,6 +300,15 @@ def _print_templates(templates: tuple[str, ...] | list[str], default: bool) -> N
     console.print(f"templates ({len(templates)}, {how}): {shown}", highlight=False, soft_wrap=True)
 
 
+def _print_zero_shot_map(model: Any, prompt_side: str) -> None:
+    """Which of the model's maps scores these prompts (CSA answers zero-shot with its own)."""
+    if not hasattr(model, "map_choices"):
+        return
+    choices = model.map_choices()
+    answer = choices.get(f"zero-shot, prompts on side {prompt_side}", choices.get("every question"))
+    console.print(f"map: {answer}", highlight=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------------------- embed
 def _sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + ".json")
@@ -661,6 +670,7 @@ def classify(
     feats = _features(mm, side.value, data, batch_size)
     result = mm.classify_features(feats, classifier, sim_dim=sim_dim)
     _print_templates(result.templates, default=chosen is None)
+    _print_zero_shot_map(mm.model, "b" if side.value == "a" else "a")
     table = Table("item", "class", "score", "probability")
     rows = []
     for i, name in enumerate(_item_names(data)):
@@ -886,6 +896,7 @@ def eval_zero_shot(
             mm, model_path, names, chosen, text_encoder, allow_other_encoders
         )
         _print_templates(used, default=chosen is None)
+    _print_zero_shot_map(model, "b")
     features = _eval_features(mm, "a", data)
     ks = (1, 5) if n_classes > 5 else (1,)
     result = zero_shot_classify(model, features, class_embeddings, truth, top_k=ks, sim_dim=sim_dim)

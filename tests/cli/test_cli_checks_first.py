@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import csa
 from cli.counting_encoders import counting  # noqa: F401  (a fixture)
 from csa.cli import app
 from multimodal.colour_items import CLASS_ORDER, write_items
@@ -207,6 +208,9 @@ def test_classify_prints_and_records_its_templates(items, model_file, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "templates (" in result.output and "a photo of a {}." in result.output
+    # ... and which of the model's maps scored the prompts (side b: the captions' side)
+    answer = csa.load(model_file).map_choices()["zero-shot, prompts on side b"]
+    assert f"map: {answer}" in result.output.splitlines()
     record = json.loads(out.read_text())
     assert "a photo of a {}." in record["templates"]
     predicted = [row["class"] for row in record["predictions"]]
@@ -248,6 +252,7 @@ def test_eval_zero_shot_reads_integer_labels_from_a_txt(items, model_file, tmp_p
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "templates (" in result.output
+    assert any(line.startswith("map: ") for line in result.output.splitlines())
     assert re.search(r"top-1\s*│\s*1\.0000", result.output), result.output
 
 
