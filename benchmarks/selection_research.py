@@ -42,7 +42,8 @@ import numpy as np
 import csa
 from csa.linalg import unit_rows
 from csa.moments import FoldMoments, MomentAccumulator
-from csa.solver import _HeldOutFold, _padded, separation_curve, solve_cca
+from csa.selection import _HeldOutFold, _joint_factor, _padded, _unit_scale, separation_curve
+from csa.solver import range_spectrum, solve_cca
 from csa.tasks import detect_out_of_context, evaluate_retrieval, zero_shot_classify
 
 DATA = Path("/work/cache/research")
@@ -286,22 +287,26 @@ def prompt_folds(folds: FoldMoments, prompts: np.ndarray) -> list[_HeldOutFold]:
     orthogonal projector onto the prompts' span (``c`` directions).
     """
     from csa.linalg import matmul
-    from csa.solver import _range_spectrum, _unit_scale
 
     out = []
     for k in range(folds.n_folds):
         train, held = folds.training(k), folds.folds[k]
         f = _HeldOutFold.__new__(_HeldOutFold)
-        (cov_aa, cov_bb, cov_ab), (s_aa, s_bb, s_ab) = _unit_scale(train, held)
+        f.dtype = np.dtype(np.float64)
+        (cov_aa, cov_bb, cov_ab), joint = _unit_scale(train, held)
         basis, _ = np.linalg.qr((prompts - train.mean_b).T)  # d_b x c, orthonormal
-        proj = basis @ basis.T
-        s_bb, s_ab = proj @ s_bb @ proj, s_ab @ proj
-        f.eig_a, vec_a, f.singular_a = _range_spectrum(cov_aa, train.n - 1)
-        f.eig_b, vec_b, f.singular_b = _range_spectrum(cov_bb, train.n - 1)
+        d_a = train.dim_a
+        # Side b of the held-out moments seen through the projector onto the prompts:
+        # S_bb -> P S_bb P, S_ab -> S_ab P (and S_ba -> P S_ba), S_aa unchanged.
+        through = np.eye(joint.shape[0])
+        through[d_a:, d_a:] = basis @ basis.T
+        joint = through @ joint @ through
+        f.eig_a, vec_a, f.singular_a = range_spectrum(cov_aa, train.n - 1)
+        f.eig_b, vec_b, f.singular_b = range_spectrum(cov_bb, train.n - 1)
         f.cross = matmul(vec_a, matmul(cov_ab, vec_b), trans_x=True)
-        f.held_aa = matmul(vec_a, matmul(s_aa, vec_a), trans_x=True)
-        f.held_bb = matmul(vec_b, matmul(s_bb, vec_b), trans_x=True)
-        f.held_ab = matmul(vec_a, matmul(s_ab, vec_b), trans_x=True)
+        factor_a, factor_b = _joint_factor(joint, d_a, rank_bound=held.n)
+        f.held_a = matmul(vec_a, factor_a, trans_x=True)
+        f.held_b = matmul(vec_b, factor_b, trans_x=True)
         f.cap = min(f.eig_a.shape[0], f.eig_b.shape[0], train.n - 1)
         out.append(f)
     return out
