@@ -452,6 +452,12 @@ def fit(
     sim_dim: Annotated[
         int | None, typer.Option(min=1, help="Default canonical dims (csa, cca).")
     ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="csa: 'auto' (a map per question), 'canonical' (the paper's CSA), 'heldout'."
+        ),
+    ] = None,
     k: Annotated[int | None, typer.Option(min=1, help="ASIF: anchors kept per item.")] = None,
     p: Annotated[float | None, typer.Option(help="ASIF: power of similarities.")] = None,
     held_out: Annotated[
@@ -468,7 +474,8 @@ def fit(
     """Fit a model on paired items: raw items through two encoders, or feature files."""
     from csa.errors import InputError
 
-    model = _build_model(str(method), {"ridge": ridge, "sim_dim": sim_dim, "k": k, "p": p})
+    options = {"ridge": ridge, "sim_dim": sim_dim, "weights": weights, "k": k, "p": p}
+    model = _build_model(str(method), options)
     if encoder_a is None and encoder_b is None:
         if not (_is_features(items_a) and _is_features(items_b)):
             raise InputError(

@@ -228,3 +228,18 @@ def test_embed_text_with_a_real_encoder(tmp_path):
     assert emb.shape == (3, 384)
     sims = emb @ emb.T
     assert sims[0, 1] > sims[0, 2]
+
+
+def test_fit_weights_canonical_is_the_papers_csa_and_other_methods_refuse_it(pair_files):
+    out = pair_files / "paper.csa"
+    args = ("fit", pair_files / "a.npy", pair_files / "b.npy", "-o", out)
+    assert _run(*args, "--weights", "canonical").exit_code == 0
+    model = csa.load(out)
+    assert model.weights == "canonical"
+    lines = _run("info", out).output.splitlines()
+    assert any(line.startswith("  every question: shared canonical space, weighted by canonical")
+               for line in lines)  # fmt: skip
+    refused = _run(*args, "--weights", "canonical", "--method", "cca")
+    assert refused.exit_code == 2 and "--weights" in refused.output
+    bad = _run(*args, "--weights", "bogus")
+    assert bad.exit_code == 2 and "bogus" in bad.output and "Traceback" not in bad.output
