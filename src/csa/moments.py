@@ -162,21 +162,6 @@ class PairMoments:
             raise ShapeError("no rows seen: covariances are undefined")
         return self.comoment_aa / self.n, self.comoment_bb / self.n, self.comoment_ab / self.n
 
-    def about(self, mean_a: np.ndarray, mean_b: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Second moments (averages) about other centres: ``E[(a - m_a)(b - m_b)']`` etc.
-
-        A model fitted on other rows centres new rows with its own means, so held-out
-        rows are scored about the training means; the shift adds ``delta delta'``.
-        """
-        cov_aa, cov_bb, cov_ab = self.covariances()
-        delta_a = self.mean_a - mean_a
-        delta_b = self.mean_b - mean_b
-        return (
-            cov_aa + np.outer(delta_a, delta_a),
-            cov_bb + np.outer(delta_b, delta_b),
-            cov_ab + np.outer(delta_a, delta_b),
-        )
-
     def to_arrays(self, prefix: str = "moments") -> dict[str, np.ndarray]:
         """Flat arrays for a model file (the row count travels as a one-element array)."""
         return {

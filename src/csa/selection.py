@@ -134,8 +134,9 @@ def _unit_scale(
 
     Relative ridges then add plain multiples of I, and no product of the search
     overflows or underflows, however the features are scaled. The held-out moments are
-    taken about the training means (new rows are centred with the model's means) and
-    returned as one joint matrix ``[[S_aa, S_ab], [S_ba, S_bb]]``. Every matrix is
+    taken about the training means, since a fitted model centres new rows with its own
+    means (the shift adds ``delta delta'`` to the fold's covariances), and returned as
+    one joint matrix ``[[S_aa, S_ab], [S_ba, S_bb]]``. Every matrix is
     written once, at ``dtype``, from the float64 comoments: these d x d passes were a
     tenth of a search at a few thousand pairs.
     """
