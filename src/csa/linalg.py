@@ -33,10 +33,10 @@ def add_gram(upper: np.ndarray, x: np.ndarray) -> np.ndarray:
     """
     from scipy.linalg import blas  # loaded by the first fit, not by ``import csa``
 
-    (syrk,) = blas.get_blas_funcs(("syrk",), (x,))
     if x.dtype == np.float64:
+        (syrk,) = blas.get_blas_funcs(("syrk",), (x,))
         return syrk(1.0, x.T, beta=1.0, c=upper, trans=0, lower=0, overwrite_c=1)
-    upper += syrk(1.0, x.T, trans=0, lower=0)
+    upper += gram_upper(x, columns=True)
     return upper
 
 
